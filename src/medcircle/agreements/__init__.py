@@ -1,0 +1,1 @@
+"""Framework agreements, cooperation agreements (pairings, trusteeships), goals, documents."""

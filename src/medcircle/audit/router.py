@@ -1,0 +1,83 @@
+"""JSON API of the audit trail (auditors and platform admins)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from medcircle.audit import service
+from medcircle.audit.domain import Outcome
+from medcircle.audit.repository import AuditFilter
+from medcircle.audit.schemas import AuditEventRead
+from medcircle.auth.domain import Actor
+from medcircle.kit.pagination import Page
+from medcircle.web.deps import DB, CurrentActor, Paging
+
+router = APIRouter(tags=["audit"])
+
+
+def audit_filter(
+    actor: Annotated[str | None, Query(max_length=64, description="user name")] = None,
+    action: Annotated[str | None, Query(max_length=64, description="action or its prefix")] = None,
+    object_type: Annotated[str | None, Query(max_length=64)] = None,
+    object_id: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Outcome | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AuditFilter:
+    return AuditFilter(
+        actor=actor or None,
+        action=action or None,
+        object_type=object_type or None,
+        object_id=object_id or None,
+        outcome=outcome.value if outcome else None,
+        since=since,
+        until=until,
+    )
+
+
+Filter = Annotated[AuditFilter, Depends(audit_filter)]
+
+
+@router.get("/audit-events", response_model=Page[AuditEventRead])
+def list_events(
+    session: DB, actor: CurrentActor, paging: Paging, f: Filter
+) -> Page[AuditEventRead]:
+    """The audit trail, newest first, filtered."""
+    rows, total = service.list_events(session, actor, f, paging)
+    return Page(
+        items=[AuditEventRead.model_validate(r) for r in rows],
+        total=total,
+        page=paging.page,
+        size=paging.size,
+    )
+
+
+def csv_response(session: DB, actor: Actor, f: AuditFilter) -> StreamingResponse:
+    """The export is spooled first, so the transaction ends before the download streams."""
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+b")  # noqa: SIM115
+    for chunk in service.export_csv(session, actor, f):
+        spool.write(chunk.encode("utf-8"))
+    spool.seek(0)
+
+    def stream() -> Iterator[bytes]:
+        with spool:
+            while block := spool.read(64 * 1024):
+                yield block
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'},
+    )
+
+
+@router.get("/audit-events.csv", response_class=StreamingResponse)
+def export_events(session: DB, actor: CurrentActor, f: Filter) -> StreamingResponse:
+    """The filtered trail as CSV (UTF-8 with BOM)."""
+    return csv_response(session, actor, f)

@@ -1,0 +1,157 @@
+"""Roles and permissions as data, the actor of a request, and the lock-out rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from medcircle.kit.i18n import N_
+
+
+class Role(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    COMMISSION_ANALYST = "commission_analyst"
+    ALLIANCE_ADMIN = "alliance_admin"
+    INSTITUTION_ADMIN = "institution_admin"
+    EXPERT = "expert"
+    CLINICIAN = "clinician"
+    COORDINATOR = "coordinator"
+    AUDITOR = "auditor"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.PLATFORM_ADMIN: N_("Platform admin"),
+    Role.COMMISSION_ANALYST: N_("Commission analyst"),
+    Role.ALLIANCE_ADMIN: N_("Alliance admin"),
+    Role.INSTITUTION_ADMIN: N_("Institution admin"),
+    Role.EXPERT: N_("Expert"),
+    Role.CLINICIAN: N_("Clinician"),
+    Role.COORDINATOR: N_("Coordinator"),
+    Role.AUDITOR: N_("Auditor"),
+}
+
+
+class Permission(StrEnum):
+    REGISTRY_READ = "registry.read"
+    # create or edit any institution, division-level data, specialties
+    REGISTRY_MANAGE_ALL = "registry.manage_all"
+    # edit one's own institution: profile, departments, staff
+    REGISTRY_MANAGE_OWN = "registry.manage_own"
+    # manage alliances led by one's institution (members, centres)
+    ALLIANCE_MANAGE = "alliance.manage"
+    AGREEMENT_READ = "agreement.read"
+    # framework agreements between governments
+    FRAMEWORK_MANAGE = "framework.manage"
+    # cooperation agreements where one's institution is a party (or any, with MANAGE_ALL)
+    AGREEMENT_MANAGE = "agreement.manage"
+    AGREEMENT_MANAGE_ALL = "agreement.manage_all"
+    AUDIT_READ = "audit.read"
+    USER_MANAGE_OWN = "user.manage_own"
+    USER_MANAGE_ALL = "user.manage_all"
+
+
+_EVERYONE_READS = {Permission.REGISTRY_READ, Permission.AGREEMENT_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.PLATFORM_ADMIN: frozenset(Permission),
+    Role.COMMISSION_ANALYST: frozenset(
+        _EVERYONE_READS | {Permission.FRAMEWORK_MANAGE, Permission.AGREEMENT_MANAGE_ALL}
+    ),
+    Role.ALLIANCE_ADMIN: frozenset(_EVERYONE_READS | {Permission.ALLIANCE_MANAGE}),
+    Role.INSTITUTION_ADMIN: frozenset(
+        _EVERYONE_READS
+        | {
+            Permission.REGISTRY_MANAGE_OWN,
+            Permission.AGREEMENT_MANAGE,
+            Permission.USER_MANAGE_OWN,
+        }
+    ),
+    Role.EXPERT: frozenset(_EVERYONE_READS),
+    Role.CLINICIAN: frozenset(_EVERYONE_READS),
+    Role.COORDINATOR: frozenset(_EVERYONE_READS),
+    Role.AUDITOR: frozenset({Permission.REGISTRY_READ, Permission.AUDIT_READ}),
+}
+
+
+def permissions_for(roles: Iterable[Role]) -> frozenset[Permission]:
+    """The union of the permissions of ``roles``."""
+    result: set[Permission] = set()
+    for role in roles:
+        result |= ROLE_PERMISSIONS[role]
+    return frozenset(result)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a logged-in user (page session or API token), with their scope."""
+
+    user_id: int
+    username: str
+    institution_id: int
+    roles: frozenset[Role]
+    locale: str = "zh_Hans"
+    display_name: str = ""
+    ip: str | None = None
+    via_token: bool = False
+    permissions: frozenset[Permission] = field(default=frozenset())
+
+    def __post_init__(self) -> None:
+        if not self.permissions:
+            object.__setattr__(self, "permissions", permissions_for(self.roles))
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """Lock an account after ``attempts`` failures within ``window`` (since the last success)."""
+
+    attempts: int = 5
+    window: timedelta = timedelta(minutes=15)
+
+    def locked_until(self, failures: Sequence[datetime], now: datetime) -> datetime | None:
+        """When the lock ends, or None if not locked; ``failures`` are recent failure times."""
+        recent = sorted(t for t in failures if now - t < self.window)
+        if len(recent) < self.attempts:
+            return None
+        # the lock runs for one window from the failure that reached the limit
+        until = recent[-self.attempts] + self.window
+        return until if until > now else None
+
+
+PASSWORD_MIN_LENGTH = 10
+
+
+def password_problems(password: str, username: str) -> list[str]:
+    """Why a new password is not acceptable (messages to translate); empty when fine."""
+    problems: list[str] = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(N_("Use at least 10 characters."))
+    if username and username.lower() in password.lower():
+        problems.append(N_("Do not include the user name."))
+    if len(set(password)) < 4:
+        problems.append(N_("Use more varied characters."))
+    return problems
+
+
+# Roles an institution admin may hand out inside their own institution.
+ROLES_GRANTABLE_BY_INSTITUTION: frozenset[Role] = frozenset(
+    {Role.INSTITUTION_ADMIN, Role.EXPERT, Role.CLINICIAN, Role.COORDINATOR}
+)
+
+
+def may_grant(actor: Actor, roles: Iterable[Role], institution_id: int) -> bool:
+    """Whether ``actor`` may give ``roles`` to a user of ``institution_id``."""
+    if actor.can(Permission.USER_MANAGE_ALL):
+        return True
+    return (
+        actor.can(Permission.USER_MANAGE_OWN)
+        and institution_id == actor.institution_id
+        and set(roles) <= ROLES_GRANTABLE_BY_INSTITUTION
+    )

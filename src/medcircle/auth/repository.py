@@ -1,0 +1,104 @@
+"""Queries of accounts, sessions, tokens and login attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from medcircle.auth.models import ApiToken, LoginAttempt, User, UserRole, WebSession
+from medcircle.kit.pagination import PageParams
+
+
+def user_by_username(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def user_by_id(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def roles_of(session: Session, user_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role)
+        )
+    )
+
+
+def roles_of_many(session: Session, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {uid: [] for uid in user_ids}
+    if not user_ids:
+        return result
+    for uid, role in session.execute(
+        select(UserRole.user_id, UserRole.role)
+        .where(UserRole.user_id.in_(user_ids))
+        .order_by(UserRole.role)
+    ):
+        result[uid].append(role)
+    return result
+
+
+def replace_roles(session: Session, user_id: int, roles: Sequence[str]) -> None:
+    session.execute(delete(UserRole).where(UserRole.user_id == user_id))
+    session.add_all(UserRole(user_id=user_id, role=r) for r in sorted(set(roles)))
+    session.flush()
+
+
+def list_users(
+    session: Session, page: PageParams, institution_id: int | None = None, q: str | None = None
+) -> tuple[Sequence[User], int]:
+    stmt = select(User)
+    if institution_id is not None:
+        stmt = stmt.where(User.institution_id == institution_id)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(
+            func.lower(User.username).like(like) | func.lower(User.display_name).like(like)
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(User.username).offset(page.offset).limit(page.size)).all()
+    return rows, total
+
+
+def recent_failures(session: Session, username: str, since: datetime) -> list[datetime]:
+    """Failed attempts for ``username`` since ``since`` and after its last success."""
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.attempted_at)).where(
+            LoginAttempt.username == username.lower(), LoginAttempt.succeeded.is_(True)
+        )
+    )
+    lower = max(since, last_success) if last_success else since
+    return list(
+        session.scalars(
+            select(LoginAttempt.attempted_at).where(
+                LoginAttempt.username == username.lower(),
+                LoginAttempt.succeeded.is_(False),
+                LoginAttempt.attempted_at > lower,
+            )
+        )
+    )
+
+
+def session_by_digest(session: Session, digest: str) -> WebSession | None:
+    return session.scalar(select(WebSession).where(WebSession.token_digest == digest))
+
+
+def revoke_sessions_of(session: Session, user_id: int, at: datetime) -> None:
+    session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+
+
+def token_by_digest(session: Session, digest: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.token_digest == digest))
+
+
+def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
+    return session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+    ).all()

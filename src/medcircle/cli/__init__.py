@@ -1,0 +1,1 @@
+"""The ``medcircle`` command line."""

@@ -1,0 +1,1 @@
+"""The Beijing–Baoding demo world: deterministic, synthetic people on real institutions."""

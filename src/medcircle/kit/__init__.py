@@ -1,0 +1,1 @@
+"""Shared building blocks: errors, clock, pagination, i18n, identifiers."""

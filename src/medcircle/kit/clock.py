@@ -1,0 +1,17 @@
+"""The one clock of the application, so tests can move time (time-machine)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def now() -> datetime:
+    """The current instant, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    """Today's date in China Standard Time (the circle's working day)."""
+    from datetime import timedelta, timezone
+
+    return datetime.now(timezone(timedelta(hours=8))).date()

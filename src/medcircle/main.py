@@ -1,0 +1,93 @@
+"""create_app(): the FastAPI application with every domain's API and pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from medcircle import __version__
+from medcircle.config import Settings, get_settings
+from medcircle.db import make_engine, make_session_factory
+from medcircle.web import errors
+from medcircle.web.middleware import BodyLimit, SecurityHeaders
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# front-end packages installed from the npm registry at set-up (never committed)
+NODE_MODULES = PACKAGE_DIR.parent.parent / "node_modules"
+
+API_DESCRIPTION = """
+The JSON API of medcircle. Authenticate with a personal API token
+(`Authorization: Bearer mc_…`, created on the account page or at `POST /api/v1/me/tokens`).
+Errors are RFC 9457 `application/problem+json` with a stable `code`.
+Lists are paginated with `page` and `size` and return `items`, `total`, `page`, `size`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> FastAPI:
+    """Build the application for ``settings`` (the environment's by default)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
+    app = FastAPI(
+        title="medcircle",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory or make_session_factory(engine)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)
+
+    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "web" / "static"), name="static")
+    if NODE_MODULES.is_dir():
+        app.mount("/vendor", StaticFiles(directory=NODE_MODULES), name="vendor")
+
+    from medcircle.agreements import pages as agreement_pages
+    from medcircle.agreements import router as agreement_router
+    from medcircle.audit import pages as audit_pages
+    from medcircle.audit import router as audit_router
+    from medcircle.auth import pages as auth_pages
+    from medcircle.auth import router as auth_router
+    from medcircle.registry import pages as registry_pages
+    from medcircle.registry import router as registry_router
+    from medcircle.web import pages as web_pages
+
+    for module in (auth_router, audit_router, registry_router, agreement_router):
+        app.include_router(module.router, prefix="/api/v1")
+    for module in (web_pages, auth_pages, audit_pages, registry_pages, agreement_pages):
+        app.include_router(module.router, include_in_schema=False)
+
+    @app.get("/api/v1/ping", tags=["meta"])
+    def ping() -> dict[str, str]:
+        """A trivial endpoint: liveness, and the ceiling for benchmarks."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger(request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json",
+            title="medcircle API",
+            swagger_js_url="/vendor/swagger-ui-dist/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger-ui-dist/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    logging.getLogger("medcircle").setLevel(logging.INFO)
+    return app

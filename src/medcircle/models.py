@@ -1,0 +1,17 @@
+"""Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from medcircle.agreements import models as agreements_models
+from medcircle.audit import models as audit_models
+from medcircle.auth import models as auth_models
+from medcircle.db import Base
+from medcircle.demo import models as demo_models
+from medcircle.registry import models as registry_models
+
+__all__ = [
+    "Base",
+    "agreements_models",
+    "audit_models",
+    "auth_models",
+    "demo_models",
+    "registry_models",
+]

@@ -1,0 +1,1 @@
+"""Institutions, departments, staff, medical alliances and their centres."""

@@ -1,0 +1,1 @@
+"""The web edge: dependencies, error handling, templating, CSRF, shared pages."""
