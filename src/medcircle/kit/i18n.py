@@ -1,8 +1,9 @@
 """Translation catalogues (Babel .po files) chosen per request.
 
-Message ids are English; ``locale/zh_Hans`` holds the Simplified Chinese catalogue and
-``locale/en`` the English one (identity, kept so both are complete and checked by tests).
-Catalogues are compiled in memory at start-up, so no build step is needed.
+Message ids are English, so English is complete by construction; ``locale/zh_Hans`` holds
+the Simplified Chinese catalogue, one .po file per area (``core.po``, ``registry.po``, …),
+merged and compiled in memory at start-up, so no build step is needed. A test extracts every
+message from the code and templates and fails on any without a translation.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -48,16 +50,28 @@ def negotiate(accept_language: str | None) -> str | None:
     return None
 
 
+def catalog_files(locale: str) -> list[Path]:
+    """A locale's catalogue is every .po file in its folder (one per area of the platform)."""
+    return sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))
+
+
 @lru_cache(maxsize=len(LOCALES))
 def translations(locale: str) -> Translations:
-    """The compiled catalogue of one locale."""
-    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po_path.exists():
+    """The compiled catalogue of one locale (all its .po files merged)."""
+    merged: Catalog | None = None
+    for po_path in catalog_files(locale):
+        with po_path.open("rb") as fh:
+            part = read_po(fh, locale=locale.replace("_Hans", ""))
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if message.id and message.string:
+                merged[message.id] = message
+    if merged is None:
         return Translations()
-    with po_path.open("rb") as fh:
-        catalog = read_po(fh, locale=locale.replace("_Hans", ""))
     buf = io.BytesIO()
-    write_mo(buf, catalog)
+    write_mo(buf, merged)
     buf.seek(0)
     return Translations(buf)
 
