@@ -1,0 +1,161 @@
+"""Queries of the demo world: is it there, bulk inserts, and a snapshot of what was loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from medcircle.agreements.models import (
+    AgreementGoal,
+    AgreementSpecialty,
+    CooperationAgreement,
+    FrameworkAgreement,
+)
+from medcircle.auth.models import User, UserRole
+from medcircle.db import Base
+from medcircle.demo.models import DemoWorld
+from medcircle.registry.models import (
+    Alliance,
+    AllianceCentre,
+    AllianceMember,
+    Department,
+    Division,
+    Institution,
+    InstitutionName,
+    Practitioner,
+)
+
+
+def latest_world(session: Session) -> DemoWorld | None:
+    """The demo world record of this database, if one was loaded."""
+    return session.scalar(select(DemoWorld).order_by(DemoWorld.id.desc()).limit(1))
+
+
+def has_world(session: Session) -> bool:
+    return session.scalar(select(DemoWorld.id).limit(1)) is not None
+
+
+def has_other_data(session: Session) -> bool:
+    """Whether institutions or accounts exist (reference data does not count)."""
+    if session.scalar(select(Institution.id).limit(1)) is not None:
+        return True
+    return session.scalar(select(User.id).limit(1)) is not None
+
+
+def missing_divisions(session: Session, codes: Iterable[str]) -> set[str]:
+    wanted = set(codes)
+    found = set(session.scalars(select(Division.code).where(Division.code.in_(wanted))))
+    return wanted - found
+
+
+def insert_returning_ids(
+    session: Session, model: type[Base], rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert ``rows`` in one statement; the new ids in the order of ``rows``."""
+    if not rows:
+        return []
+    id_column = model.__table__.c.id
+    stmt = insert(model).returning(id_column, sort_by_parameter_order=True)
+    return list(session.scalars(stmt, list(rows)))
+
+
+def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(model), list(rows))
+
+
+def add_world_record(session: Session, record: DemoWorld) -> DemoWorld:
+    session.add(record)
+    session.flush()
+    return record
+
+
+def users_with_institutions(
+    session: Session, usernames: Sequence[str]
+) -> list[tuple[User, Institution, list[str]]]:
+    """The named accounts with their institution and roles, in the order given."""
+    rows = session.execute(
+        select(User, Institution)
+        .join(Institution, Institution.id == User.institution_id)
+        .where(User.username.in_(usernames))
+    ).all()
+    roles: dict[int, list[str]] = {}
+    ids = [u.id for u, _ in rows]
+    for user_id, role in session.execute(
+        select(UserRole.user_id, UserRole.role)
+        .where(UserRole.user_id.in_(ids))
+        .order_by(UserRole.role)
+    ):
+        roles.setdefault(user_id, []).append(role)
+    by_name = {u.username: (u, inst, roles.get(u.id, [])) for u, inst in rows}
+    return [by_name[n] for n in usernames if n in by_name]
+
+
+def _key_map(
+    session: Session, id_column: InstrumentedAttribute[int], key_column: InstrumentedAttribute[str]
+) -> dict[int, str]:
+    return {row_id: key for row_id, key in session.execute(select(id_column, key_column))}
+
+
+def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """The content of every table the demo writes, with ids replaced by natural keys.
+
+    Generated ids depend on the database's sequences, so two loads are compared by content.
+    Password hashes are left out: each load salts them afresh.
+    """
+    inst = _key_map(session, Institution.id, Institution.code)
+    fw = _key_map(session, FrameworkAgreement.id, FrameworkAgreement.code)
+    ag = _key_map(session, CooperationAgreement.id, CooperationAgreement.code)
+    al = _key_map(session, Alliance.id, Alliance.code)
+    users = _key_map(session, User.id, User.username)
+    dept = {
+        d_id: (inst[i_id], spec)
+        for d_id, i_id, spec in session.execute(
+            select(Department.id, Department.institution_id, Department.specialty_code)
+        )
+    }
+
+    def rows(model: type[Base], exclude: frozenset[str], **fks: dict[int, Any]) -> list[Any]:
+        table = model.__table__
+        cols = [c for c in table.c if c.name not in exclude and c.name != "id"]
+        out = []
+        for r in session.execute(select(*cols)):
+            values: list[Any] = []
+            for c, v in zip(cols, r, strict=True):
+                keys = fks.get(c.name)
+                values.append(keys.get(v, v) if keys is not None and isinstance(v, int) else v)
+            out.append(tuple(values))
+        return sorted(out, key=repr)
+
+    none: frozenset[str] = frozenset()
+    return {
+        "institution": rows(Institution, none, parent_id=inst),
+        "institution_name": rows(InstitutionName, none, institution_id=inst, agreement_id=ag),
+        "department": rows(Department, none, institution_id=inst),
+        "practitioner": rows(
+            Practitioner,
+            none,
+            institution_id=inst,
+            department_id=dept,
+            user_id=users,
+        ),
+        "user_account": rows(User, frozenset({"password_hash"}), institution_id=inst),
+        "user_role": rows(UserRole, none, user_id=users),
+        "alliance": rows(Alliance, none, lead_institution_id=inst),
+        "alliance_member": rows(AllianceMember, none, alliance_id=al, institution_id=inst),
+        "alliance_centre": rows(AllianceCentre, none, alliance_id=al, host_institution_id=inst),
+        "framework_agreement": rows(FrameworkAgreement, none),
+        "cooperation_agreement": rows(
+            CooperationAgreement,
+            none,
+            framework_id=fw,
+            supporting_institution_id=inst,
+            supported_institution_id=inst,
+        ),
+        "agreement_specialty": rows(AgreementSpecialty, none, agreement_id=ag),
+        "agreement_goal": rows(AgreementGoal, none, agreement_id=ag),
+        "demo_world": rows(DemoWorld, frozenset({"loaded_at"})),
+    }

@@ -1,0 +1,410 @@
+"""Use cases of the demo world: load it into an empty database, tell whether one is loaded.
+
+The loader writes a generated ``World`` with one bulk insert per table inside the caller's
+transaction; ids come back from the inserts and are kept by natural key for the next table.
+Timestamps come from the world's dates, so two loads with the same seed hold the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy.orm import Session
+
+from medcircle.agreements.models import (
+    AgreementGoal,
+    AgreementSpecialty,
+    CooperationAgreement,
+    FrameworkAgreement,
+)
+from medcircle.audit import service as audit
+from medcircle.auth.domain import Actor, Permission
+from medcircle.auth.models import User, UserRole
+from medcircle.auth.security import hash_password
+from medcircle.demo import repository
+from medcircle.demo.models import DemoWorld
+from medcircle.demo.world import DEMO_PASSWORD, World
+from medcircle.kit import clock
+from medcircle.kit.errors import Conflict, Forbidden
+from medcircle.kit.i18n import N_
+from medcircle.registry.domain import adcode_parts
+from medcircle.registry.models import (
+    Alliance,
+    AllianceCentre,
+    AllianceMember,
+    Department,
+    Institution,
+    InstitutionName,
+    Practitioner,
+)
+
+ALREADY_LOADED = N_("The demo world is already loaded in this database.")
+NOT_EMPTY = N_(
+    "This database already holds institutions or user accounts; "
+    "the demo world loads only into an empty database."
+)
+NO_REFERENCE_DATA = N_(
+    "Reference data is missing (%(count)s divisions); run \u201cmedcircle db upgrade\u201d first."
+)
+
+
+def stamp(d: date) -> datetime:
+    """The instant a dated fact is recorded at: 09:00 China time on that day."""
+    return datetime(d.year, d.month, d.day, 1, 0, tzinfo=UTC)
+
+
+@dataclass
+class Keys:
+    """Database ids of what has been written so far, by natural key."""
+
+    institutions: dict[str, int] = field(default_factory=dict)
+    departments: dict[tuple[str, str], int] = field(default_factory=dict)
+    practitioners: dict[str, int] = field(default_factory=dict)
+    users: dict[str, int] = field(default_factory=dict)
+    alliances: dict[str, int] = field(default_factory=dict)
+    frameworks: dict[str, int] = field(default_factory=dict)
+    agreements: dict[str, int] = field(default_factory=dict)
+
+
+LoadStep = Callable[[Session, World, Keys], None]
+
+
+def _institutions(session: Session, world: World, keys: Keys) -> None:
+    rows = []
+    for i in world.institutions:
+        province, city, _ = adcode_parts(i.division_code)
+        at = stamp(i.recorded_on)
+        rows.append(
+            {
+                "code": i.code,
+                "name_zh": i.name_zh,
+                "name_en": i.name_en,
+                "level": i.level,
+                "grade": i.grade,
+                "type": i.type,
+                "division_code": i.division_code,
+                "province_code": province,
+                "city_code": city,
+                "latitude": i.latitude,
+                "longitude": i.longitude,
+                "address": i.address,
+                "bed_count": i.bed_count,
+                "parent_id": None,
+                "is_synthetic": i.is_synthetic,
+                "created_at": at,
+                "updated_at": at,
+                "version": 1,
+            }
+        )
+    ids = repository.insert_returning_ids(session, Institution, rows)
+    keys.institutions = {i.code: n for i, n in zip(world.institutions, ids, strict=True)}
+
+
+def _departments(session: Session, world: World, keys: Keys) -> None:
+    rows = [
+        {
+            "institution_id": keys.institutions[d.institution],
+            "specialty_code": d.specialty_code,
+            "name_zh": d.name_zh,
+            "name_en": d.name_en,
+            "bed_count": d.bed_count,
+            "is_active": True,
+        }
+        for d in world.departments
+    ]
+    ids = repository.insert_returning_ids(session, Department, rows)
+    keys.departments = {
+        (d.institution, d.specialty_code): n for d, n in zip(world.departments, ids, strict=True)
+    }
+
+
+def _users(session: Session, world: World, keys: Keys) -> None:
+    # one hash for the one shared password keeps the load fast
+    password_hash = hash_password(DEMO_PASSWORD)
+    rows = [
+        {
+            "username": u.username,
+            "display_name": u.display_name,
+            "email": None,
+            "password_hash": password_hash,
+            "institution_id": keys.institutions[u.institution],
+            "locale": u.locale,
+            "is_active": True,
+            "created_at": stamp(u.created_on),
+            "password_changed_at": stamp(u.created_on),
+            "last_login_at": None,
+        }
+        for u in world.users
+    ]
+    ids = repository.insert_returning_ids(session, User, rows)
+    keys.users = {u.username: n for u, n in zip(world.users, ids, strict=True)}
+    repository.insert_rows(
+        session,
+        UserRole,
+        [{"user_id": keys.users[u.username], "role": r} for u in world.users for r in u.roles],
+    )
+
+
+def _practitioners(session: Session, world: World, keys: Keys) -> None:
+    linked = {u.practitioner: keys.users[u.username] for u in world.users if u.practitioner}
+    rows = [
+        {
+            "institution_id": keys.institutions[p.institution],
+            "department_id": keys.departments.get((p.institution, p.specialty_code)),
+            "user_id": linked.get(p.key),
+            "name_zh": p.name_zh,
+            "name_en": p.name_en,
+            "title": p.title,
+            "specialty_code": p.specialty_code,
+            "license_no": None,
+            "is_active": True,
+            "is_synthetic": True,
+        }
+        for p in world.practitioners
+    ]
+    ids = repository.insert_returning_ids(session, Practitioner, rows)
+    keys.practitioners = {p.key: n for p, n in zip(world.practitioners, ids, strict=True)}
+
+
+def _alliances(session: Session, world: World, keys: Keys) -> None:
+    rows = [
+        {
+            "code": a.code,
+            "name_zh": a.name_zh,
+            "name_en": a.name_en,
+            "lead_institution_id": keys.institutions[a.lead],
+            "founded_on": a.founded_on,
+            "description": a.description,
+        }
+        for a in world.alliances
+    ]
+    ids = repository.insert_returning_ids(session, Alliance, rows)
+    keys.alliances = {a.code: n for a, n in zip(world.alliances, ids, strict=True)}
+    repository.insert_rows(
+        session,
+        AllianceMember,
+        [
+            {
+                "alliance_id": keys.alliances[m.alliance],
+                "institution_id": keys.institutions[m.institution],
+                "joined_on": m.joined_on,
+                "left_on": m.left_on,
+            }
+            for m in world.members
+        ],
+    )
+    repository.insert_rows(
+        session,
+        AllianceCentre,
+        [
+            {
+                "alliance_id": keys.alliances[c.alliance],
+                "host_institution_id": keys.institutions[c.host],
+                "kind": c.kind,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "established_on": c.established_on,
+            }
+            for c in world.centres
+        ],
+    )
+
+
+def _agreements(session: Session, world: World, keys: Keys) -> None:
+    fw_rows = [
+        {
+            "code": f.code,
+            "title_zh": f.title_zh,
+            "title_en": f.title_en,
+            "party_a": f.party_a,
+            "party_a_division_code": f.party_a_division_code,
+            "party_b": f.party_b,
+            "party_b_division_code": f.party_b_division_code,
+            "signed_on": f.signed_on,
+            "starts_on": f.starts_on,
+            "ends_on": f.ends_on,
+            "summary": f.summary,
+            "created_at": stamp(f.signed_on),
+            "updated_at": stamp(f.signed_on),
+            "version": 1,
+        }
+        for f in world.frameworks
+    ]
+    fw_ids = repository.insert_returning_ids(session, FrameworkAgreement, fw_rows)
+    keys.frameworks = {f.code: n for f, n in zip(world.frameworks, fw_ids, strict=True)}
+    rows = [
+        {
+            "code": a.code,
+            "framework_id": keys.frameworks[a.framework] if a.framework else None,
+            "kind": a.kind,
+            "supporting_institution_id": keys.institutions[a.supporting],
+            "supported_institution_id": keys.institutions[a.supported],
+            "title_zh": a.title_zh,
+            "title_en": a.title_en,
+            "signed_on": a.signed_on,
+            "starts_on": a.starts_on,
+            "ends_on": a.ends_on,
+            "terminated_on": a.terminated_on,
+            "licensed_name_zh": a.licensed_name_zh,
+            "licensed_name_en": a.licensed_name_en,
+            "notes": a.notes,
+            "created_at": stamp(a.signed_on),
+            "updated_at": stamp(a.terminated_on or a.signed_on),
+            "version": 1,
+        }
+        for a in world.agreements
+    ]
+    ids = repository.insert_returning_ids(session, CooperationAgreement, rows)
+    keys.agreements = {a.code: n for a, n in zip(world.agreements, ids, strict=True)}
+    repository.insert_rows(
+        session,
+        AgreementSpecialty,
+        [
+            {"agreement_id": keys.agreements[a.code], "specialty_code": s}
+            for a in world.agreements
+            for s in a.specialties
+        ],
+    )
+    repository.insert_rows(
+        session,
+        AgreementGoal,
+        [
+            {
+                "agreement_id": keys.agreements[g.agreement],
+                "description_zh": g.description_zh,
+                "description_en": g.description_en,
+                "due_on": g.due_on,
+                "status": g.status,
+                "progress_note": g.progress_note,
+                "achieved_on": g.achieved_on,
+                "updated_at": stamp(g.updated_on),
+            }
+            for g in world.goals
+        ],
+    )
+    repository.insert_rows(
+        session,
+        InstitutionName,
+        [
+            {
+                "institution_id": keys.institutions[n.institution],
+                "name_zh": n.name_zh,
+                "name_en": n.name_en,
+                "valid_from": n.valid_from,
+                "valid_to": n.valid_to,
+                "reason": n.reason,
+                "agreement_id": keys.agreements[n.agreement] if n.agreement else None,
+            }
+            for n in world.institution_names
+        ],
+    )
+
+
+# The tables in the order their foreign keys need; later parts append their writers.
+LOAD_STEPS: tuple[tuple[str, LoadStep], ...] = (
+    ("institutions", _institutions),
+    ("departments", _departments),
+    ("users", _users),
+    ("practitioners", _practitioners),
+    ("alliances", _alliances),
+    ("agreements", _agreements),
+)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    world_id: int
+    seed: int
+    counts: dict[str, int]
+
+
+def is_demo(session: Session) -> bool:
+    """Whether this deployment runs the demo world (pages show a banner when it does)."""
+    return repository.has_world(session)
+
+
+def load_world(
+    session: Session,
+    actor: Actor,
+    world: World,
+    *,
+    on_step: Callable[[str], None] | None = None,
+) -> LoadResult:
+    """Write ``world`` into an empty database (platform admins only) and mark it a demo.
+
+    Refuses a database that already holds a demo world or any institution or account, so
+    real data is never mixed with synthetic people.
+    """
+    if not (actor.can(Permission.REGISTRY_MANAGE_ALL) and actor.can(Permission.USER_MANAGE_ALL)):
+        raise Forbidden()
+    if repository.has_world(session):
+        raise Conflict(ALREADY_LOADED, code="demo_already_loaded")
+    if repository.has_other_data(session):
+        raise Conflict(NOT_EMPTY, code="database_not_empty")
+    wanted = {i.division_code for i in world.institutions}
+    wanted |= {f.party_a_division_code for f in world.frameworks}
+    wanted |= {f.party_b_division_code for f in world.frameworks}
+    missing = repository.missing_divisions(session, wanted)
+    if missing:
+        raise Conflict(NO_REFERENCE_DATA, code="reference_data_missing", count=len(missing))
+    keys = Keys()
+    for label, step in LOAD_STEPS:
+        step(session, world, keys)
+        session.flush()
+        if on_step is not None:
+            on_step(label)
+    record = repository.add_world_record(
+        session,
+        DemoWorld(seed=world.seed, generator_version=world.version, loaded_at=clock.now()),
+    )
+    counts = world.counts()
+    audit.record(
+        session,
+        actor,
+        "demo.load",
+        object_type="demo_world",
+        object_id=record.id,
+        detail={"seed": world.seed, "generator_version": world.version, "counts": counts},
+    )
+    return LoadResult(world_id=record.id, seed=world.seed, counts=counts)
+
+
+def current_world(session: Session) -> DemoWorld | None:
+    """The record of the loaded demo world (seed, generator version, when), or None."""
+    return repository.latest_world(session)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    roles: tuple[str, ...]
+    institution_code: str
+    institution_name_zh: str
+    institution_name_en: str
+    locale: str
+
+
+def demo_logins(session: Session, world: World) -> list[DemoLogin]:
+    """The demo accounts of ``world`` as they stand in the database (one per role)."""
+    found = repository.users_with_institutions(session, [u.username for u in world.users])
+    return [
+        DemoLogin(
+            username=user.username,
+            roles=tuple(roles),
+            institution_code=inst.code,
+            institution_name_zh=inst.name_zh,
+            institution_name_en=inst.name_en,
+            locale=user.locale,
+        )
+        for user, inst, roles in found
+    ]
+
+
+def content_digest(session: Session) -> str:
+    """A SHA-256 of what the demo wrote, by content (ids and password hashes left out)."""
+    text = json.dumps(repository.snapshot(session), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

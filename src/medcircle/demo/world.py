@@ -1,0 +1,204 @@
+"""The demo world as plain values: what the generator makes and the loader writes.
+
+Rows refer to each other by natural keys (institution codes, agreement codes, practitioner
+keys), never by database ids, so a world can be built, compared and digested without a
+database. Later parts of the platform (referrals, consultations, visits, waitlists, activity)
+add their own lists here and a step to ``generator.STEPS`` and ``service.LOAD_STEPS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+GENERATOR_VERSION = "1"
+DEFAULT_SEED = 2017
+DEMO_PASSWORD = "medcircle-demo"  # noqa: S105 (the published password of the demo logins)
+
+
+@dataclass(frozen=True)
+class DemoInstitution:
+    code: str
+    name_zh: str
+    name_en: str
+    level: str
+    grade: str
+    type: str
+    division_code: str
+    latitude: float
+    longitude: float
+    address: str | None
+    bed_count: int | None
+    is_synthetic: bool
+    # the day the record describes the institution from (rows are stamped with it)
+    recorded_on: date
+
+
+@dataclass(frozen=True)
+class DemoInstitutionName:
+    institution: str
+    name_zh: str
+    name_en: str
+    valid_from: date | None
+    valid_to: date | None
+    reason: str | None
+    agreement: str | None
+
+
+@dataclass(frozen=True)
+class DemoDepartment:
+    institution: str
+    specialty_code: str
+    name_zh: str
+    name_en: str
+    bed_count: int | None
+
+
+@dataclass(frozen=True)
+class DemoPractitioner:
+    key: str
+    institution: str
+    specialty_code: str
+    name_zh: str
+    name_en: str
+    title: str
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    institution: str
+    roles: tuple[str, ...]
+    locale: str
+    practitioner: str | None
+    created_on: date
+
+
+@dataclass(frozen=True)
+class DemoAlliance:
+    code: str
+    name_zh: str
+    name_en: str
+    lead: str
+    founded_on: date
+    description: str
+
+
+@dataclass(frozen=True)
+class DemoMember:
+    alliance: str
+    institution: str
+    joined_on: date
+    left_on: date | None
+
+
+@dataclass(frozen=True)
+class DemoCentre:
+    alliance: str
+    host: str
+    kind: str
+    name_zh: str
+    name_en: str
+    established_on: date
+
+
+@dataclass(frozen=True)
+class DemoFramework:
+    code: str
+    title_zh: str
+    title_en: str
+    party_a: str
+    party_a_division_code: str
+    party_b: str
+    party_b_division_code: str
+    signed_on: date
+    starts_on: date
+    ends_on: date | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class DemoAgreement:
+    code: str
+    framework: str | None
+    kind: str
+    supporting: str
+    supported: str
+    title_zh: str
+    title_en: str
+    signed_on: date
+    starts_on: date
+    ends_on: date
+    terminated_on: date | None
+    licensed_name_zh: str | None
+    licensed_name_en: str | None
+    notes: str | None
+    specialties: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DemoGoal:
+    agreement: str
+    description_zh: str
+    description_en: str
+    due_on: date
+    status: str
+    progress_note: str | None
+    achieved_on: date | None
+    # the day the goal's status was last set
+    updated_on: date
+
+
+@dataclass
+class World:
+    """Everything the demo loads, in the order it is generated."""
+
+    seed: int
+    version: str = GENERATOR_VERSION
+    institutions: list[DemoInstitution] = field(default_factory=list)
+    institution_names: list[DemoInstitutionName] = field(default_factory=list)
+    departments: list[DemoDepartment] = field(default_factory=list)
+    practitioners: list[DemoPractitioner] = field(default_factory=list)
+    users: list[DemoUser] = field(default_factory=list)
+    alliances: list[DemoAlliance] = field(default_factory=list)
+    members: list[DemoMember] = field(default_factory=list)
+    centres: list[DemoCentre] = field(default_factory=list)
+    frameworks: list[DemoFramework] = field(default_factory=list)
+    agreements: list[DemoAgreement] = field(default_factory=list)
+    goals: list[DemoGoal] = field(default_factory=list)
+
+    def institution(self, code: str) -> DemoInstitution:
+        for inst in self.institutions:
+            if inst.code == code:
+                return inst
+        raise KeyError(code)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows of each kind the world holds."""
+        return {
+            f.name: len(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), list)
+        }
+
+    def digest(self) -> str:
+        """A SHA-256 of the whole world: equal seeds and versions give equal digests."""
+        payload = {
+            f.name: [dataclasses.asdict(row) for row in getattr(self, f.name)]
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), list)
+        }
+        payload["seed"] = [{"seed": self.seed, "version": self.version}]
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=_plain)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)

@@ -1,0 +1,31 @@
+"""One demo world per module, loaded in a transaction that is rolled back at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from medcircle.auth.domain import Actor, Role
+from medcircle.demo import service
+from medcircle.demo.generator import generate
+
+OPERATOR = Actor(
+    user_id=0, username="cli", institution_id=0, roles=frozenset({Role.PLATFORM_ADMIN})
+)
+
+
+@pytest.fixture(scope="module")
+def demo(engine: Engine) -> Iterator[Session]:
+    """A session that sees the loaded demo world (read-only tests share it)."""
+    conn = engine.connect()
+    trans = conn.begin()
+    session = Session(bind=conn, join_transaction_mode="create_savepoint")
+    service.load_world(session, OPERATOR, generate(2017))
+    session.flush()
+    yield session
+    session.close()
+    trans.rollback()
+    conn.close()
