@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -177,3 +178,54 @@ def division_level(adcode: str) -> DivisionLevel:
 def membership_active(joined_on: date, left_on: date | None, on: date) -> bool:
     """A member counts on ``on`` from the day it joined until the day before it left."""
     return joined_on <= on and (left_on is None or on < left_on)
+
+
+LATITUDE_RANGE = (-90.0, 90.0)
+LONGITUDE_RANGE = (-180.0, 180.0)
+# Fields of an institution that only a platform admin may change on an institution.
+RESTRICTED_INSTITUTION_FIELDS: frozenset[str] = frozenset({"code", "level", "grade", "parent_id"})
+
+
+def latitude_ok(value: float) -> bool:
+    """A latitude in degrees lies between -90 and 90."""
+    return LATITUDE_RANGE[0] <= value <= LATITUDE_RANGE[1]
+
+
+def longitude_ok(value: float) -> bool:
+    """A longitude in degrees lies between -180 and 180."""
+    return LONGITUDE_RANGE[0] <= value <= LONGITUDE_RANGE[1]
+
+
+def creates_cycle(
+    institution_id: int | None, parent_id: int, parent_of: Mapping[int, int | None]
+) -> bool:
+    """Whether making ``parent_id`` the parent of ``institution_id`` closes a loop.
+
+    ``parent_of`` maps institutions to their current parent; a new institution (``None``)
+    cannot be part of a loop. The walk stops on a loop already present in the data.
+    """
+    if institution_id is None:
+        return False
+    seen: set[int] = set()
+    current: int | None = parent_id
+    while current is not None and current not in seen:
+        if current == institution_id:
+            return True
+        seen.add(current)
+        current = parent_of.get(current)
+    return False
+
+
+def periods_overlap(start_a: date, end_a: date | None, start_b: date, end_b: date | None) -> bool:
+    """Whether two half-open periods [start, end) share a day (``None`` = still open)."""
+    return (end_b is None or start_a < end_b) and (end_a is None or start_b < end_a)
+
+
+def leave_after_join(joined_on: date, left_on: date | None) -> bool:
+    """A member leaves after the day it joined (or has not left)."""
+    return left_on is None or left_on > joined_on
+
+
+def rename_allowed(current_from: date | None, valid_from: date) -> bool:
+    """A new licensed name starts after the day the current one started."""
+    return current_from is None or valid_from > current_from
