@@ -56,6 +56,11 @@ TERM_MAX_YEARS = 5
 ENDING_SOON_MONTHS = 6
 OPEN_GOAL_STATUSES = frozenset({GoalStatus.PLANNED, GoalStatus.IN_PROGRESS})
 
+# Stable message ids of the errors other layers and tests refer to.
+SPECIALTY_COUNT_MESSAGE = N_("Specialty support covers 2 to 4 specialties; %(count)s were given.")
+SAME_PARTY_MESSAGE = N_("The supporting and the supported institution must be different.")
+DATES_ORDER_MESSAGE = N_("The end date must be after the start date.")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -107,11 +112,11 @@ def term_errors(terms: AgreementTerms) -> list[Problem]:
         errors.append(
             Problem(
                 "supported_institution_id",
-                N_("The supporting and the supported institution must be different."),
+                SAME_PARTY_MESSAGE,
             )
         )
     if terms.ends_on <= terms.starts_on:
-        errors.append(Problem("ends_on", N_("The end date must be after the start date.")))
+        errors.append(Problem("ends_on", DATES_ORDER_MESSAGE))
     if len(set(terms.specialty_codes)) != len(terms.specialty_codes):
         errors.append(Problem("specialties", N_("A specialty is listed twice.")))
     n = len(set(terms.specialty_codes))
@@ -121,7 +126,7 @@ def term_errors(terms: AgreementTerms) -> list[Problem]:
         errors.append(
             Problem(
                 "specialties",
-                N_("Specialty support covers 2 to 4 specialties; %(count)s were given."),
+                SPECIALTY_COUNT_MESSAGE,
                 (("count", n),),
             )
         )
@@ -178,3 +183,140 @@ def ends_soon(ends_on: date, terminated_on: date | None, on: date) -> bool:
 def goal_overdue(status: GoalStatus, due_on: date, on: date) -> bool:
     """An open goal whose due date has passed."""
     return status in OPEN_GOAL_STATUSES and due_on < on
+
+
+def goal_errors(
+    status: GoalStatus, achieved_on: date | None, due_on: date, today: date
+) -> list[Problem]:
+    """What makes a goal's status impossible: an achievement date only for achieved goals,
+    and never in the future."""
+    errors: list[Problem] = []
+    if status is GoalStatus.ACHIEVED and achieved_on is None:
+        errors.append(Problem("achieved_on", N_("Give the date the goal was achieved.")))
+    if status is not GoalStatus.ACHIEVED and achieved_on is not None:
+        errors.append(Problem("achieved_on", N_("Only an achieved goal has an achievement date.")))
+    if achieved_on is not None and achieved_on > today:
+        errors.append(Problem("achieved_on", N_("The achievement date cannot be in the future.")))
+    return errors
+
+
+# --- attached documents -------------------------------------------------------------------
+
+
+class DocumentType(StrEnum):
+    PDF = "application/pdf"
+    PNG = "image/png"
+    JPEG = "image/jpeg"
+    DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ODT = "application/vnd.oasis.opendocument.text"
+    TEXT = "text/plain"
+
+
+DOCUMENT_EXTENSIONS: dict[DocumentType, tuple[str, ...]] = {
+    DocumentType.PDF: (".pdf",),
+    DocumentType.PNG: (".png",),
+    DocumentType.JPEG: (".jpg", ".jpeg"),
+    DocumentType.DOCX: (".docx",),
+    DocumentType.XLSX: (".xlsx",),
+    DocumentType.ODT: (".odt",),
+    DocumentType.TEXT: (".txt", ".text", ".csv", ".md"),
+}
+ALLOWED_DOCUMENTS_LABEL = "PDF, PNG, JPEG, DOCX, XLSX, ODT, TXT"
+ZIP_MAGIC = b"PK\x03\x04"
+_ODT_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.text"
+
+
+def is_zip(head: bytes) -> bool:
+    return head.startswith(ZIP_MAGIC)
+
+
+def detect_document_type(
+    head: bytes, zip_names: frozenset[str] = frozenset()
+) -> DocumentType | None:
+    """The type of a file judged by its first bytes (and, for ZIP-based office files, the
+    names inside the archive); None when it is not an allowed type."""
+    if head.startswith(b"%PDF-"):
+        return DocumentType.PDF
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return DocumentType.PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return DocumentType.JPEG
+    if is_zip(head):
+        # ODF puts an uncompressed "mimetype" entry first (local header is 30 bytes long)
+        if head[30 : 30 + len(_ODT_MIMETYPE)] == _ODT_MIMETYPE:
+            return DocumentType.ODT
+        if "[Content_Types].xml" in zip_names:
+            if any(n.startswith("word/") for n in zip_names):
+                return DocumentType.DOCX
+            if any(n.startswith("xl/") for n in zip_names):
+                return DocumentType.XLSX
+        return None
+    if head and _looks_like_text(head):
+        return DocumentType.TEXT
+    return None
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """UTF-8 text without control characters other than tab, line breaks and form feed."""
+    import codecs
+
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return not any(ord(c) < 32 and c not in "\t\n\r\f" for c in text) and "\x7f" not in text
+
+
+def extension_of(filename: str) -> str:
+    dot = filename.rfind(".")
+    return filename[dot:].lower() if dot > 0 else ""
+
+
+def extension_matches(filename: str, doc_type: DocumentType) -> bool:
+    """A file name without an extension is fine; one with an extension must match the content."""
+    ext = extension_of(filename)
+    return not ext or ext in DOCUMENT_EXTENSIONS[doc_type]
+
+
+FILENAME_MAX = 200
+
+
+def sanitise_filename(raw: str, doc_type: DocumentType) -> str:
+    """A safe display name: no folders, no control or format characters, no leading dots,
+    at most 200 characters, and an extension that matches the content."""
+    import unicodedata
+
+    name = unicodedata.normalize("NFC", raw or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(
+        c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+    )
+    name = " ".join(name.split()).strip(" .")
+    for ch in '<>:"|?*':
+        name = name.replace(ch, "_")
+    ext = extension_of(name)
+    if ext not in DOCUMENT_EXTENSIONS[doc_type]:
+        ext = DOCUMENT_EXTENSIONS[doc_type][0]
+        stem = name
+    else:
+        stem = name[: -len(ext)]
+    stem = stem.strip(" .")[: FILENAME_MAX - len(ext)] or "document"
+    return stem + ext
+
+
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+
+
+def date_errors(**days: date | None) -> list[Problem]:
+    """Dates outside 1900–2199 are typing mistakes, and would break date arithmetic."""
+    return [
+        Problem(
+            name,
+            N_("Enter a date between %(first)s and %(last)s."),
+            (("first", EARLIEST_DAY.isoformat()), ("last", LATEST_DAY.isoformat())),
+        )
+        for name, day in days.items()
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY
+    ]
