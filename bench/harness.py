@@ -76,10 +76,23 @@ def served(database_url: str, data_dir: Path) -> Iterator[str]:
         "MEDCIRCLE_DATA_DIR": str(data_dir),
         "MEDCIRCLE_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijkl",
     }
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "uvicorn", "medcircle.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT,
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "medcircle.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -118,9 +131,11 @@ class Result:
         return data[k]
 
     def row(self) -> str:
-        return (f"{self.name:<34} {self.throughput:>9.1f} req/s  p50 {self.pct(50):>7.1f} ms  "
-                f"p95 {self.pct(95):>7.1f} ms  p99 {self.pct(99):>7.1f} ms  "
-                f"errors {self.errors}/{self.requests}")
+        return (
+            f"{self.name:<34} {self.throughput:>9.1f} req/s  p50 {self.pct(50):>7.1f} ms  "
+            f"p95 {self.pct(95):>7.1f} ms  p99 {self.pct(99):>7.1f} ms  "
+            f"errors {self.errors}/{self.requests}"
+        )
 
 
 RequestMaker = Callable[[int], tuple[str, str, dict[str, str], dict[str, object] | None]]
@@ -149,7 +164,9 @@ async def _load(base: str, name: str, make: RequestMaker, clients: int, total: i
     return Result(name, total, errors, seconds, latencies)
 
 
-def load(base: str, name: str, make: RequestMaker, *, clients: int = 50, total: int = 2000) -> Result:
+def load(
+    base: str, name: str, make: RequestMaker, *, clients: int = 50, total: int = 2000
+) -> Result:
     """Run ``total`` requests from ``clients`` concurrent clients (closed loop); time each."""
     return asyncio.run(_load(base, name, make, clients, total))
 

@@ -30,7 +30,8 @@ def _mask_in_text(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
         return mask_national_id(m.group(0))
 
-    return re.sub(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])|(?<!\d)\d{15}(?!\d)", repl, text)
+    # only digits bound an ID: letters next to it ("ID110105…") must not let it through
+    return re.sub(r"(?<!\d)\d{17}[\dXx](?!\d)|(?<!\d)\d{15}(?!\d)", repl, text)
 
 
 def scrub(detail: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -27,8 +27,10 @@ def audit_filter(
     object_type: Annotated[str | None, Query(max_length=64)] = None,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
     outcome: Outcome | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[
+        datetime | None, Query(description="from this time on (Beijing time if no zone)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="before this time")] = None,
 ) -> AuditFilter:
     return AuditFilter(
         actor=actor or None,
@@ -36,9 +38,20 @@ def audit_filter(
         object_type=object_type or None,
         object_id=object_id or None,
         outcome=outcome.value if outcome else None,
-        since=since,
-        until=until,
+        since=_aware(since),
+        until=_aware(until),
     )
+
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """A time typed without a zone ("2026-01-01" or "2026-01-01T08:00") is Beijing time,
+    the time the pages show."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=CHINA_STANDARD_TIME)
 
 
 Filter = Annotated[AuditFilter, Depends(audit_filter)]

@@ -146,6 +146,15 @@ ROLES_GRANTABLE_BY_INSTITUTION: frozenset[Role] = frozenset(
 )
 
 
+def grantable_roles(actor: Actor) -> list[Role]:
+    """The roles ``actor`` may hand out at all (in the order of ``Role``), for role pickers."""
+    if actor.can(Permission.USER_MANAGE_ALL):
+        return list(Role)
+    if actor.can(Permission.USER_MANAGE_OWN):
+        return [r for r in Role if r in ROLES_GRANTABLE_BY_INSTITUTION]
+    return []
+
+
 def may_grant(actor: Actor, roles: Iterable[Role], institution_id: int) -> bool:
     """Whether ``actor`` may give ``roles`` to a user of ``institution_id``."""
     if actor.can(Permission.USER_MANAGE_ALL):

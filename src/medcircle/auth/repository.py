@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from medcircle.auth.models import ApiToken, LoginAttempt, User, UserRole, WebSession
 from medcircle.kit.pagination import PageParams
+from medcircle.registry.models import Institution
 
 
 def user_by_username(session: Session, username: str) -> User | None:
@@ -48,11 +49,17 @@ def replace_roles(session: Session, user_id: int, roles: Sequence[str]) -> None:
 
 
 def list_users(
-    session: Session, page: PageParams, institution_id: int | None = None, q: str | None = None
+    session: Session,
+    page: PageParams,
+    institution_id: int | None = None,
+    q: str | None = None,
+    active: bool | None = None,
 ) -> tuple[Sequence[User], int]:
     stmt = select(User)
     if institution_id is not None:
         stmt = stmt.where(User.institution_id == institution_id)
+    if active is not None:
+        stmt = stmt.where(User.is_active.is_(active))
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(
@@ -102,3 +109,20 @@ def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
     return session.scalars(
         select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
     ).all()
+
+
+def institutions_for_users(
+    session: Session, institution_id: int | None = None
+) -> Sequence[Institution]:
+    """Institutions a user account can belong to (one, or all), by code."""
+    stmt = select(Institution).order_by(Institution.code)
+    if institution_id is not None:
+        stmt = stmt.where(Institution.id == institution_id)
+    return session.scalars(stmt).all()
+
+
+def institutions_by_ids(session: Session, ids: Sequence[int]) -> dict[int, Institution]:
+    if not ids:
+        return {}
+    rows = session.scalars(select(Institution).where(Institution.id.in_(set(ids))))
+    return {i.id: i for i in rows}

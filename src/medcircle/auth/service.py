@@ -41,6 +41,7 @@ from medcircle.kit.errors import (
 )
 from medcircle.kit.i18n import LOCALES, N_
 from medcircle.kit.pagination import PageParams
+from medcircle.registry.models import Institution
 
 TOKEN_PREFIX = "mc_"  # noqa: S105 (a prefix, not a secret)
 LOCKED_MESSAGE = N_(
@@ -315,6 +316,11 @@ def _managed_user(session: Session, actor: Actor, user_id: int) -> User:
     return user
 
 
+def get_managed_user(session: Session, actor: Actor, user_id: int) -> User:
+    """A user the actor administers (404 for anyone else, so ids do not leak)."""
+    return _managed_user(session, actor, user_id)
+
+
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     if user_id == actor.user_id:
         user = repository.user_by_id(session, user_id)
@@ -324,21 +330,34 @@ def get_user(session: Session, actor: Actor, user_id: int) -> User:
 
 
 def list_users(
-    session: Session, actor: Actor, page: PageParams, q: str | None = None
+    session: Session,
+    actor: Actor,
+    page: PageParams,
+    q: str | None = None,
+    *,
+    institution_id: int | None = None,
+    active: bool | None = None,
 ) -> tuple[Sequence[User], int]:
-    """Users the actor manages: everyone for platform admins, their institution's otherwise."""
+    """Users the actor manages: everyone for platform admins (optionally of one institution),
+    their own institution's otherwise."""
     if actor.can(Permission.USER_MANAGE_ALL):
-        return repository.list_users(session, page, q=q)
+        return repository.list_users(
+            session, page, institution_id=institution_id, q=q, active=active
+        )
     if actor.can(Permission.USER_MANAGE_OWN):
-        return repository.list_users(session, page, institution_id=actor.institution_id, q=q)
+        return repository.list_users(
+            session, page, institution_id=actor.institution_id, q=q, active=active
+        )
     raise Forbidden()
 
 
 def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) -> User:
     user = _managed_user(session, actor, user_id)
     changes = data.model_dump(exclude_unset=True)
+    held = {Role(r) for r in repository.roles_of(session, user.id)}
     if data.roles is not None:
-        if not may_grant(actor, data.roles, user.institution_id):
+        # every role added or taken away must be one the actor may grant
+        if not may_grant(actor, held ^ set(data.roles), user.institution_id):
             raise Forbidden(N_("You may not give these roles."))
         if (
             user.id == actor.user_id
@@ -349,8 +368,12 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
         repository.replace_roles(session, user.id, [r.value for r in data.roles])
     if data.is_active is False and user.id == actor.user_id:
         raise Conflict(N_("You cannot deactivate your own account."))
+    if data.is_active is not None and not may_grant(actor, held, user.institution_id):
+        # an institution admin cannot switch off an account that holds wider roles
+        raise Forbidden(N_("You may not change this account."))
     for key in ("display_name", "email", "is_active"):
-        if key in changes and changes[key] is not None:
+        # an email may be cleared (explicit null); the other fields only change to a value
+        if key in changes and (changes[key] is not None or key == "email"):
             setattr(user, key, changes[key])
     if data.locale:
         user.locale = data.locale if data.locale in LOCALES else user.locale
@@ -362,9 +385,21 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
         "user.update",
         object_type="user",
         object_id=user.id,
-        detail={k: str(v) for k, v in changes.items()},
+        detail={
+            **{k: _plain(v) for k, v in changes.items()},
+            **({"roles_before": sorted(r.value for r in held)} if data.roles is not None else {}),
+        },
     )
     return user
+
+
+def _plain(value: object) -> object:
+    """A value as the trail stores it: lists of roles as their names, flags as booleans."""
+    if isinstance(value, list):
+        return sorted(str(v) for v in value)
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value)
 
 
 def change_password(session: Session, actor: Actor, current: str, new: str) -> None:
@@ -395,6 +430,20 @@ def set_locale(session: Session, actor: Actor, locale: str) -> None:
         object_id=user.id,
         detail={"locale": locale},
     )
+
+
+def institution_choices(session: Session, actor: Actor) -> Sequence[Institution]:
+    """Institutions the actor may place accounts in: all for platform admins, else their own."""
+    if actor.can(Permission.USER_MANAGE_ALL):
+        return repository.institutions_for_users(session)
+    if actor.can(Permission.USER_MANAGE_OWN):
+        return repository.institutions_for_users(session, actor.institution_id)
+    raise Forbidden()
+
+
+def institutions_of(session: Session, users: Sequence[User]) -> dict[int, Institution]:
+    """The institution of each listed user, by id (one query)."""
+    return repository.institutions_by_ids(session, [u.institution_id for u in users])
 
 
 def roles_by_user(session: Session, users: Sequence[User]) -> dict[int, list[str]]:

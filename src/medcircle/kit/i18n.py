@@ -50,9 +50,14 @@ def negotiate(accept_language: str | None) -> str | None:
     return None
 
 
+CORE_CATALOG = "core.po"
+
+
 def catalog_files(locale: str) -> list[Path]:
-    """A locale's catalogue is every .po file in its folder (one per area of the platform)."""
-    return sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))
+    """A locale's catalogue is every .po file in its folder (one per area of the platform),
+    the shared ``core.po`` first, so its wording of shared messages is the one used."""
+    files = sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))
+    return sorted(files, key=lambda p: (p.name != CORE_CATALOG, p.name))
 
 
 @lru_cache(maxsize=len(LOCALES))
@@ -66,8 +71,15 @@ def translations(locale: str) -> Translations:
             merged = part
             continue
         for message in part:
-            if message.id and message.string:
+            if not message.id or not message.string:
+                continue
+            # the first translation of a message wins (assigning to an existing entry of a
+            # Babel catalogue would merge its locations only, never its text)
+            existing = merged.get(message.id)
+            if existing is None:
                 merged[message.id] = message
+            elif not existing.string:
+                existing.string = message.string
     if merged is None:
         return Translations()
     buf = io.BytesIO()

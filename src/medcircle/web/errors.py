@@ -11,11 +11,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medcircle.audit import service as audit
-from medcircle.audit.domain import Outcome
+from medcircle.audit.domain import Outcome, scrub
 from medcircle.kit import i18n
 from medcircle.kit.errors import DomainError
 from medcircle.kit.i18n import N_, gettext
 from medcircle.web.deps import (
+    LANG_COOKIE,
     UNSAFE_METHODS,
     LoginRequired,
     SessionExpired,
@@ -25,6 +26,21 @@ from medcircle.web.deps import (
 )
 
 log = logging.getLogger("medcircle.web")
+
+
+class ScrubLogRecords(logging.Filter):
+    """ID numbers in an error's message or traceback never reach the logs (masked as in
+    the audit trail)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+log.addFilter(ScrubLogRecords())
 PROBLEM = "application/problem+json"
 PROBLEM_BASE = "https://medcircle.invalid/problems/"
 
@@ -117,13 +133,21 @@ def _audit_failure(request: Request, code: str, status: int) -> None:
         log.exception("could not audit a failed request")
 
 
+def _speak_the_users_language(request: Request) -> None:
+    """Errors raised before the actor dependency ran (unknown routes, bad bodies) still use
+    the language cookie or the browser's language."""
+    if hasattr(request.state, "actor_resolved"):
+        return
+    i18n.set_locale(
+        i18n.normalise_locale(request.cookies.get(LANG_COOKIE))
+        or i18n.negotiate(request.headers.get("accept-language"))
+        or i18n.DEFAULT_LOCALE
+    )
+
+
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    if not hasattr(request.state, "actor_resolved"):
-        # errors raised before the actor dependency ran still speak the user's language
-        i18n.set_locale(
-            i18n.negotiate(request.headers.get("accept-language")) or i18n.DEFAULT_LOCALE
-        )
+    _speak_the_users_language(request)
     errors = [
         {"field": fe.field, "message": fe.text(), "code": fe.message} for fe in exc.field_errors
     ]
@@ -147,6 +171,7 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    _speak_the_users_language(request)
     raw = exc.errors()
     if any(e.get("type") == "json_invalid" for e in raw):
         _audit_failure(request, "malformed_json", 400)
@@ -174,6 +199,7 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    _speak_the_users_language(request)
     code, title = HTTP_CODES.get(
         exc.status_code, ("http_error", N_("The request could not be processed"))
     )
@@ -185,6 +211,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def unhandled_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    _speak_the_users_language(request)
     code, title = HTTP_CODES[500]
     if wants_json(request):
         return problem(request, 500, code, gettext(title))

@@ -37,9 +37,14 @@ def test_messages_are_extracted() -> None:
 def test_simplified_chinese_is_complete() -> None:
     i18n.translations.cache_clear()
     catalog = i18n.translations("zh_Hans")
-    missing = [f"{where}: {mid!r}" for mid, where in sorted(extracted_messages().items())
-               if catalog.ugettext(mid) == mid]
-    assert not missing, f"{len(missing)} messages lack a zh_Hans translation:\n" + "\n".join(missing[:400])
+    missing = [
+        f"{where}: {mid!r}"
+        for mid, where in sorted(extracted_messages().items())
+        if catalog.ugettext(mid) == mid
+    ]
+    assert not missing, f"{len(missing)} messages lack a zh_Hans translation:\n" + "\n".join(
+        missing[:400]
+    )
 
 
 @pytest.mark.parametrize("locale", ["zh_Hans"])
