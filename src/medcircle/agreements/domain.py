@@ -69,6 +69,7 @@ class Problem:
     field: str
     message: str
     params: tuple[tuple[str, object], ...] = ()
+    code: str = "invalid"
 
     @property
     def params_dict(self) -> dict[str, object]:
@@ -110,15 +111,14 @@ def term_errors(terms: AgreementTerms) -> list[Problem]:
     errors: list[Problem] = []
     if terms.supporting_institution_id == terms.supported_institution_id:
         errors.append(
-            Problem(
-                "supported_institution_id",
-                SAME_PARTY_MESSAGE,
-            )
+            Problem("supported_institution_id", SAME_PARTY_MESSAGE, code="same_institution")
         )
     if terms.ends_on <= terms.starts_on:
-        errors.append(Problem("ends_on", DATES_ORDER_MESSAGE))
+        errors.append(Problem("ends_on", DATES_ORDER_MESSAGE, code="dates_out_of_order"))
     if len(set(terms.specialty_codes)) != len(terms.specialty_codes):
-        errors.append(Problem("specialties", N_("A specialty is listed twice.")))
+        errors.append(
+            Problem("specialties", N_("A specialty is listed twice."), code="duplicate_specialty")
+        )
     n = len(set(terms.specialty_codes))
     if terms.kind is AgreementKind.SPECIALTY_SUPPORT and not (
         SPECIALTY_SUPPORT_MIN <= n <= SPECIALTY_SUPPORT_MAX
@@ -128,11 +128,16 @@ def term_errors(terms: AgreementTerms) -> list[Problem]:
                 "specialties",
                 SPECIALTY_COUNT_MESSAGE,
                 (("count", n),),
+                code="specialty_count",
             )
         )
     if terms.kind is AgreementKind.DEPARTMENTAL_EXCHANGE and n < 1:
         errors.append(
-            Problem("specialties", N_("A departmental exchange names at least one specialty."))
+            Problem(
+                "specialties",
+                N_("A departmental exchange names at least one specialty."),
+                code="specialty_count",
+            )
         )
     return errors
 
@@ -150,6 +155,7 @@ def term_warnings(terms: AgreementTerms) -> list[Problem]:
                 "ends_on",
                 N_("Cooperation agreements usually run 3 to 5 years; this one runs %(days)s days."),
                 (("days", (terms.ends_on - terms.starts_on).days),),
+                code="unusual_term",
             )
         )
     if terms.kind is AgreementKind.TRUSTEESHIP and not terms.licensed_name_zh:
@@ -157,6 +163,7 @@ def term_warnings(terms: AgreementTerms) -> list[Problem]:
             Problem(
                 "licensed_name_zh",
                 N_("A trusteeship usually gives the supported hospital a licensed name."),
+                code="licensed_name_missing",
             )
         )
     return warnings
@@ -316,6 +323,7 @@ def date_errors(**days: date | None) -> list[Problem]:
             name,
             N_("Enter a date between %(first)s and %(last)s."),
             (("first", EARLIEST_DAY.isoformat()), ("last", LATEST_DAY.isoformat())),
+            code="date_out_of_range",
         )
         for name, day in days.items()
         if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY

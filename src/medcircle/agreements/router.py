@@ -118,7 +118,7 @@ def agreement_saved(view: service.AgreementView) -> AgreementSaved:
     return AgreementSaved(
         **agreement_read(view).model_dump(),
         warnings=[
-            Message(field=w.field, code=w.message, message=gettext(w.message, **w.params_dict))
+            Message(field=w.field, code=w.code, message=gettext(w.message, **w.params_dict))
             for w in view.warnings
         ],
     )

@@ -138,7 +138,7 @@ def _visible_agreement(session: Session, actor: Actor, agreement_id: int) -> Coo
 
 
 def _field_errors(problems: Sequence[Problem]) -> list[FieldError]:
-    return [FieldError(p.field, p.message, p.params_dict) for p in problems]
+    return [FieldError(p.field, p.message, p.params_dict, code=p.code) for p in problems]
 
 
 def _flush(session: Session) -> None:

@@ -128,15 +128,26 @@ class LockoutPolicy:
 PASSWORD_MIN_LENGTH = 10
 
 
+PASSWORD_TOO_SHORT = N_("Use at least 10 characters.")
+PASSWORD_HAS_USERNAME = N_("Do not include the user name.")
+PASSWORD_TOO_PLAIN = N_("Use more varied characters.")
+# the stable code of each password problem, for API clients
+PASSWORD_PROBLEM_CODES = {
+    PASSWORD_TOO_SHORT: "password_too_short",
+    PASSWORD_HAS_USERNAME: "password_contains_username",
+    PASSWORD_TOO_PLAIN: "password_too_plain",
+}
+
+
 def password_problems(password: str, username: str) -> list[str]:
     """Why a new password is not acceptable (messages to translate); empty when fine."""
     problems: list[str] = []
     if len(password) < PASSWORD_MIN_LENGTH:
-        problems.append(N_("Use at least 10 characters."))
+        problems.append(PASSWORD_TOO_SHORT)
     if username and username.lower() in password.lower():
-        problems.append(N_("Do not include the user name."))
+        problems.append(PASSWORD_HAS_USERNAME)
     if len(set(password)) < 4:
-        problems.append(N_("Use more varied characters."))
+        problems.append(PASSWORD_TOO_PLAIN)
     return problems
 
 

@@ -12,6 +12,7 @@ from medcircle.audit import service as audit
 from medcircle.audit.domain import Outcome
 from medcircle.auth import repository
 from medcircle.auth.domain import (
+    PASSWORD_PROBLEM_CODES,
     Actor,
     LockoutPolicy,
     Permission,
@@ -254,7 +255,9 @@ def revoke_api_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
 def _check_password(password: str, username: str, field: str = "password") -> None:
     problems = password_problems(password, username)
     if problems:
-        raise ValidationFailed(field_errors=[FieldError(field, p) for p in problems])
+        raise ValidationFailed(
+            field_errors=[FieldError(field, p, code=PASSWORD_PROBLEM_CODES[p]) for p in problems]
+        )
 
 
 def create_user(session: Session, actor: Actor, data: UserCreate) -> User:

@@ -20,6 +20,7 @@ class FieldError:
     field: str
     message: str
     params: dict[str, Any] = dc_field(default_factory=dict)
+    code: str = "invalid"
 
     def text(self) -> str:
         return gettext(self.message, **self.params)

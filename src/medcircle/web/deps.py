@@ -72,7 +72,9 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-DB = Annotated[Session, Depends(get_db)]
+# scope="function": commit before the response is sent, so a client that follows a redirect
+# sees what the request wrote, and a failed commit is never reported as success
+DB = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def request_info(request: Request) -> RequestInfo:

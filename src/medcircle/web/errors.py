@@ -148,9 +148,7 @@ def _speak_the_users_language(request: Request) -> None:
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     _speak_the_users_language(request)
-    errors = [
-        {"field": fe.field, "message": fe.text(), "code": fe.message} for fe in exc.field_errors
-    ]
+    errors = [{"field": fe.field, "message": fe.text(), "code": fe.code} for fe in exc.field_errors]
     if isinstance(exc, LoginRequired) and not wants_json(request):
         target = login_url(request, expired=isinstance(exc, SessionExpired))
         if request.headers.get("HX-Request") == "true":

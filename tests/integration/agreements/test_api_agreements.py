@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from medcircle.agreements.domain import SPECIALTY_COUNT_MESSAGE
 from medcircle.agreements.models import AgreementSpecialty, CooperationAgreement
 from medcircle.audit.models import AuditEvent
 from medcircle.auth.domain import Role
@@ -174,7 +173,7 @@ def test_specialty_count_error_has_its_own_code_and_is_translated(
     )
     assert r.status_code == 422
     errors = r.json()["errors"]
-    count_errors = [e for e in errors if e["code"] == SPECIALTY_COUNT_MESSAGE]
+    count_errors = [e for e in errors if e["code"] == "specialty_count"]
     assert len(count_errors) == 1
     assert count_errors[0]["field"] == "specialties"
 

@@ -91,7 +91,7 @@ def test_domain_validation_has_field_errors(client: TestClient, world: World) ->
         {
             "field": "password",
             "message": "Use more varied characters.",
-            "code": "Use more varied characters.",
+            "code": "password_too_plain",
         }
     ]
 

@@ -1,0 +1,210 @@
+"""Browser harness: medcircle served by Uvicorn on a committed database of its own, driven by
+Debian's Chromium through Playwright.
+
+The server's database follows ``--db``: a temporary SQLite file, or a PostgreSQL database
+created for the run. It is filled once with ``factories.small_world``; a test that needs more
+data adds it with ``live_server.db()`` (committed) or ``live_server.new_user(...)``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from medcircle.cli.db import upgrade_database
+from medcircle.config import Settings
+from medcircle.db import make_engine, make_session_factory, unit_of_work
+from medcircle.main import create_app
+from tests import factories
+from tests.browser.support import LiveServer, PageWatch
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# one limit for actions and assertions: a failing step fails in seconds, not after
+# Playwright's default 30 s, and a loaded machine (tests in parallel) does not fail a good one
+ACTION_TIMEOUT_MS = 10_000
+expect.set_options(timeout=ACTION_TIMEOUT_MS)
+START_TIMEOUT_S = 20.0
+
+
+def _chromium() -> str:
+    """Debian's Chromium (``make browser`` installs it); Playwright never downloads one."""
+    found = os.environ.get("MEDCIRCLE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(found).exists():
+        pytest.fail(
+            "Chromium is missing: run `make browser` (scripts/ensure-chromium.sh) or set "
+            "MEDCIRCLE_CHROMIUM, or leave the browser tests out with -m 'not browser'",
+            pytrace=False,
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def live_database_url(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database for the live server only, apart from the rolled-back one of the other tests
+    (the server needs committed data that its own connections can see)."""
+    if db_backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'live.sqlite3'}"
+        upgrade_database(url)
+        yield url
+        return
+    base = os.environ.get("MEDCIRCLE_TEST_DATABASE_URL")
+    if not base:
+        pytest.exit("--db=postgresql needs MEDCIRCLE_TEST_DATABASE_URL", returncode=2)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"medcircle_browser_{worker}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _wait_until_up(url: str, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise RuntimeError("the live server stopped while starting")
+        try:
+            if httpx.get(url + "/api/v1/ping", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"the live server did not answer /api/v1/ping within {START_TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    live_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    fast_password_hashing: None,
+) -> Iterator[LiveServer]:
+    """medcircle on 127.0.0.1 (a free port), serving the small world."""
+    engine = make_engine(live_database_url)
+    session_factory = make_session_factory(engine)
+    with unit_of_work(session_factory) as session:
+        world = factories.small_world(session)
+
+    # bind first, so the port cannot be taken between choosing and serving it
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        database_url=live_database_url,
+        data_dir=tmp_path_factory.mktemp("browser-data"),
+        secret_key="browser-test-secret-key-0123456789-abcdefghij",
+        base_url=url,
+    )
+    app = create_app(settings, engine=engine)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    # run() in a thread: Uvicorn installs signal handlers only on the main thread
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        _wait_until_up(url, thread)
+        yield LiveServer(
+            url=url,
+            database_url=live_database_url,
+            world=world,
+            engine=engine,
+            server=server,
+            thread=thread,
+            session_factory=session_factory,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole run; each test gets a fresh context."""
+    executable = _chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
+    """A fresh browser profile (no cookies), in English, on a desktop-sized window."""
+    ctx = browser.new_context(
+        base_url=live_server.url,
+        locale="en-US",
+        viewport={"width": 1280, "height": 800},
+    )
+    ctx.set_default_timeout(ACTION_TIMEOUT_MS)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def watch(live_server: LiveServer) -> PageWatch:
+    return PageWatch(origin=live_server.url)
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Note whether the test itself failed, for the ``page`` fixture's screenshot."""
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+@pytest.fixture
+def page(
+    context: BrowserContext, watch: PageWatch, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Page]:
+    """A page whose every request is watched. No page may call a host other than the
+    server, and a failing test leaves a screenshot in its tmp_path."""
+    pg = context.new_page()
+    watch.attach(pg)
+    yield pg
+    if request.node.stash.get(_FAILED, False):
+        shot = tmp_path / "failure.png"
+        try:
+            pg.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot of the failing page: {shot}")
+        except PlaywrightError as exc:  # a crashed page: the test's own failure says more
+            print(f"no screenshot of the failing page: {exc}")
+    assert not watch.foreign_requests, f"requests to other hosts: {watch.foreign_requests}"
+    assert not watch.page_errors, f"JavaScript errors: {watch.page_errors}"
