@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Browser tests drive Debian's Chromium; install it when missing (needs root or sudo).
+# Browser tests drive Debian's Chromium; install it (and a CJK font, so Chinese pages render
+# in screenshots) when missing. Needs root or sudo.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1; then
+if command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/noto ]; then
   exit 0
 fi
 SUDO=""
@@ -11,6 +12,6 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
   fi
 fi
-echo "Installing Debian's chromium for the browser tests…"
+echo "Installing Debian's chromium and fonts-noto-cjk for the browser tests…"
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated
@@ -123,6 +124,22 @@ def choose_locale(request: Request, actor: Actor | None) -> str:
     )
 
 
+DEMO_FLAG_TTL_S = 60.0
+
+
+def demo_flag(request: Request, session: Session) -> bool:
+    """Whether this deployment holds a demo world (pages then say their records are synthetic).
+    Cached per process for a minute: it changes only when an operator loads the demo."""
+    from medcircle.demo.service import is_demo
+
+    cached: tuple[float, bool] | None = getattr(request.app.state, "demo_flag", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > DEMO_FLAG_TTL_S:
+        cached = (now, is_demo(session))
+        request.app.state.demo_flag = cached
+    return cached[1]
+
+
 async def optional_actor(request: Request, session: DB) -> Actor | None:
     """The actor from a bearer token or the session cookie (checking CSRF on unsafe cookie
     requests); None when nobody is logged in."""
@@ -162,6 +179,8 @@ async def optional_actor(request: Request, session: DB) -> Actor | None:
                 request.state.session_expired = True
     request.state.actor = actor
     request.state.actor_resolved = True
+    if not request.url.path.startswith("/api/"):
+        request.state.demo = demo_flag(request, session)
     i18n.set_locale(choose_locale(request, actor))
     return actor
 

@@ -1,25 +1,212 @@
-"""What needs the attention of each role, for the home page."""
+"""What needs the attention of each role, for the home page.
+
+Each card comes from the same services as the pages it links to, so it shows only what the
+user may see there.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from medcircle.auth.domain import Actor
+from medcircle.agreements import service as agreements
+from medcircle.agreements.domain import ENDING_SOON_MONTHS, AgreementStatus, add_months
+from medcircle.agreements.repository import AgreementFilter
+from medcircle.audit import service as audit
+from medcircle.audit.domain import Outcome
+from medcircle.audit.repository import AuditFilter
+from medcircle.auth import service as auth_service
+from medcircle.auth.domain import Actor, Permission, Role
+from medcircle.kit import clock
+from medcircle.kit.i18n import gettext
+from medcircle.kit.pagination import PageParams
+from medcircle.registry import service as registry
+from medcircle.web.templating import localised
+
+FEW = PageParams(page=1, size=5)
+ONE = PageParams(page=1, size=1)
 
 
 @dataclass
 class Card:
-    """One box on the home page: a title, a figure, lines and a link."""
+    """One box on the home page: a title, a figure, lines (text, link) and a link."""
 
     title: str
     value: str | None = None
-    lines: list[str] = field(default_factory=list)
+    lines: list[tuple[str, str | None]] = field(default_factory=list)
     href: str | None = None
     tone: str = "normal"
+    testid: str = ""
+
+
+def _institution_card(session: Session, actor: Actor) -> Card:
+    inst = registry.get_institution(session, actor, actor.institution_id)
+    return Card(
+        title=gettext("Your institution"),
+        lines=[(localised(inst), f"/institutions/{inst.id}")],
+        href=f"/institutions/{inst.id}",
+        testid="card-institution",
+    )
+
+
+def _party_filter(actor: Actor) -> int | None:
+    """Region-wide roles see every pairing; others see their own institution's."""
+    return None if actor.can(Permission.AGREEMENT_MANAGE_ALL) else actor.institution_id
+
+
+def _agreement_cards(session: Session, actor: Actor) -> list[Card]:
+    today = clock.today()
+    party = _party_filter(actor)
+    active, n_active = agreements.list_agreements(
+        session,
+        actor,
+        AgreementFilter(on=today, status=AgreementStatus.ACTIVE, institution_id=party),
+        FEW,
+    )
+    soon, n_soon = agreements.list_agreements(
+        session,
+        actor,
+        AgreementFilter(
+            on=today,
+            status=AgreementStatus.ACTIVE,
+            institution_id=party,
+            ends_before=add_months(today, ENDING_SOON_MONTHS),
+        ),
+        FEW,
+    )
+    overdue, n_overdue = agreements.list_overdue_goals(session, actor, FEW, today)
+    cards = []
+    if n_soon:
+        cards.append(
+            Card(
+                title=gettext("Agreements ending within 6 months"),
+                value=str(n_soon),
+                lines=[
+                    (
+                        f"{localised(v.agreement, 'title')} · {v.agreement.ends_on.isoformat()}",
+                        f"/agreements/{v.agreement.id}",
+                    )
+                    for v in soon
+                ],
+                href="/agreements?ending_within_months=6",
+                tone="warn",
+                testid="card-ending",
+            )
+        )
+    if n_overdue:
+        cards.append(
+            Card(
+                title=gettext("Overdue goals"),
+                value=str(n_overdue),
+                lines=[
+                    (localised(g.goal, "description"), f"/agreements/{g.goal.agreement_id}")
+                    for g in overdue
+                ],
+                href="/agreements#overdue-goals",
+                tone="bad",
+                testid="card-overdue",
+            )
+        )
+    cards.append(
+        Card(
+            title=gettext("Active agreements"),
+            value=str(n_active),
+            lines=[
+                (localised(v.agreement, "title"), f"/agreements/{v.agreement.id}") for v in active
+            ],
+            href="/agreements",
+            testid="card-active",
+        )
+    )
+    return cards
+
+
+def _alliance_cards(session: Session, actor: Actor) -> list[Card]:
+    led, _ = registry.list_alliances(
+        session, actor, FEW, member_institution_id=actor.institution_id
+    )
+    led = [
+        a
+        for a in led
+        if a.lead_institution_id == actor.institution_id or actor.has_role(Role.PLATFORM_ADMIN)
+    ]
+    counts = registry.active_member_counts(session, actor, [a.id for a in led])
+    return [
+        Card(
+            title=localised(a),
+            value=str(counts.get(a.id, 0)),
+            lines=[
+                (
+                    gettext(
+                        "active members; %(n)s centres",
+                        n=registry.centre_count(session, actor, a.id),
+                    ),
+                    None,
+                )
+            ],
+            href=f"/alliances/{a.id}",
+            testid="card-alliance",
+        )
+        for a in led
+    ]
+
+
+def _audit_cards(session: Session, actor: Actor) -> list[Card]:
+    since = clock.now() - timedelta(hours=24)
+    _, failed_logins = audit.list_events(
+        session,
+        actor,
+        AuditFilter(action="auth.login", outcome=Outcome.FAILURE.value, since=since),
+        ONE,
+    )
+    _, locked = audit.list_events(
+        session,
+        actor,
+        AuditFilter(action="auth.login", outcome=Outcome.DENIED.value, since=since),
+        ONE,
+    )
+    _, denied = audit.list_events(
+        session, actor, AuditFilter(outcome=Outcome.DENIED.value, since=since), ONE
+    )
+    return [
+        Card(
+            title=gettext("Failed logins, last 24 hours"),
+            value=str(failed_logins),
+            href="/audit?action=auth.login&outcome=failure",
+            tone="warn" if failed_logins else "normal",
+            testid="card-failed-logins",
+        ),
+        Card(
+            title=gettext("Refused actions, last 24 hours"),
+            value=str(denied),
+            lines=[(gettext("of which logins to locked accounts: %(n)s", n=locked), None)],
+            href="/audit?outcome=denied",
+            tone="bad" if denied else "normal",
+            testid="card-denied",
+        ),
+    ]
+
+
+def _user_cards(session: Session, actor: Actor) -> list[Card]:
+    _, total = auth_service.list_users(session, actor, ONE)
+    return [
+        Card(title=gettext("User accounts"), value=str(total), href="/users", testid="card-users")
+    ]
 
 
 def attention(session: Session, actor: Actor) -> list[Card]:
     """The cards for ``actor``'s roles, most pressing first."""
-    return []
+    cards: list[Card] = []
+    if actor.can(Permission.AUDIT_READ):
+        cards += _audit_cards(session, actor)
+    if actor.can(Permission.AGREEMENT_READ):
+        cards += _agreement_cards(session, actor)
+    if actor.can(Permission.ALLIANCE_MANAGE):
+        cards += _alliance_cards(session, actor)
+    if actor.can(Permission.USER_MANAGE_OWN) or actor.can(Permission.USER_MANAGE_ALL):
+        cards += _user_cards(session, actor)
+    if actor.can(Permission.REGISTRY_READ):
+        cards.append(_institution_card(session, actor))
+    return cards

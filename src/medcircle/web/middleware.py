@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medcircle.kit import i18n
 from medcircle.kit.i18n import N_
+from medcircle.web.deps import LANG_COOKIE
 
 
 class BodyLimit:
@@ -58,12 +61,21 @@ class BodyLimit:
             await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
         locale = (
-            i18n.negotiate(dict(scope.get("headers") or []).get(b"accept-language", b"").decode())
+            i18n.normalise_locale(_cookie(headers, LANG_COOKIE))
+            or i18n.negotiate(headers.get(b"accept-language", b"").decode())
             or i18n.DEFAULT_LOCALE
         )
         i18n.set_locale(locale)
         mb = self.limit / (1024 * 1024)
+        path = str(scope.get("path", ""))
+        if not path.startswith(("/api/", "/fhir/")):
+            # a page's form: answer with a page a person can read, and a way back
+            await _send(
+                send, 413, b"text/html; charset=utf-8", _too_large_page(headers, mb, locale)
+            )
+            return
         body: dict[str, Any] = {
             "type": "https://medcircle.invalid/problems/payload_too_large",
             "title": i18n.gettext(N_("The upload is too large")),
@@ -73,18 +85,48 @@ class BodyLimit:
             "instance": scope.get("path", ""),
         }
         data = json.dumps(body, ensure_ascii=False).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(data)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": data})
+        await _send(send, 413, b"application/problem+json", data)
+
+
+def _cookie(headers: dict[bytes, bytes], name: str) -> str | None:
+    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def _too_large_page(headers: dict[bytes, bytes], mb: float, locale: str) -> bytes:
+    referer = headers.get(b"referer", b"").decode("latin-1")
+    back = urlsplit(referer).path if referer else "/"
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"
+    title = html.escape(i18n.gettext(N_("The upload is too large")))
+    detail = html.escape(i18n.gettext(N_("The limit is %(mb).1f MB."), mb=mb))
+    link = html.escape(i18n.gettext(N_("Go back")))
+    lang = "zh-Hans" if locale == "zh_Hans" else "en"
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<title>{title}</title><link rel="stylesheet" href="/static/app.css"></head>'
+        f'<body><main id="main"><section class="card error-page" data-status="413">'
+        f"<h1>{title}</h1><p>{detail}</p>"
+        f'<p><a href="{html.escape(back)}">{link}</a></p></section></main></body></html>'
+    ).encode()
+
+
+async def _send(send: Send, status: int, content_type: bytes, data: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
 
 
 class _TooLarge(Exception):

@@ -30,7 +30,7 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return text
 
 
-def _localised(obj: Any, stem: str = "name") -> str:
+def localised(obj: Any, stem: str = "name") -> str:
     """``obj.name_zh`` or ``obj.name_en`` by the current locale (falling back to the other)."""
     zh = getattr(obj, f"{stem}_zh", None) if not isinstance(obj, dict) else obj.get(f"{stem}_zh")
     en = getattr(obj, f"{stem}_en", None) if not isinstance(obj, dict) else obj.get(f"{stem}_en")
@@ -65,7 +65,7 @@ templates = Jinja2Templates(directory=[str(p) for p in TEMPLATE_DIRS])
 env = templates.env
 env.add_extension("jinja2.ext.i18n")
 env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-env.globals["localised"] = _localised
+env.globals["localised"] = localised
 env.globals["tr"] = _tr
 env.globals["role_labels"] = ROLE_LABELS
 env.globals["LOCALES"] = i18n.LOCALES
