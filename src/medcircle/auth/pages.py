@@ -11,7 +11,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from medcircle.auth import service
-from medcircle.auth.domain import Actor, LockoutPolicy, Permission, Role, grantable_roles
+from medcircle.auth.domain import (
+    Actor,
+    LockoutPolicy,
+    Permission,
+    Role,
+    grantable_roles,
+    may_grant,
+)
 from medcircle.auth.models import User
 from medcircle.auth.schemas import UserCreate, UserUpdate
 from medcircle.auth.security import constant_equals, new_token
@@ -181,7 +188,14 @@ def account_password(
         errors["confirm_password"] = [gettext(N_("The two new passwords differ."))]
     else:
         try:
-            service.change_password(session, actor, current_password, new_password)
+            ws = getattr(request.state, "web_session", None)
+            service.change_password(
+                session,
+                actor,
+                current_password,
+                new_password,
+                keep_session_id=ws.id if ws is not None else None,
+            )
         except DomainError as exc:
             for fe in exc.field_errors:
                 errors.setdefault(fe.field, []).append(fe.text())
@@ -356,6 +370,12 @@ def _user_form(
             ),
             "choose_institution": actor.can(Permission.USER_MANAGE_ALL),
             "is_self": user is not None and user.id == actor.user_id,
+            # a password may be set only on accounts whose every role the actor may grant
+            "may_reset_password": (
+                user is not None
+                and user.id != actor.user_id
+                and may_grant(actor, {Role(r) for r in held}, user.institution_id)
+            ),
             "flash": flash,
             "flash_kind": "ok",
         },
@@ -456,6 +476,7 @@ def user_edit_page(
     user_id: int,
     created: int = 0,
     saved: int = 0,
+    password_set: int = 0,
 ) -> Response:
     user = service.get_managed_user(session, actor, user_id)
     roles = service.roles_by_user(session, [user])[user.id]
@@ -464,6 +485,13 @@ def user_edit_page(
         flash = gettext(N_("The account has been created."))
     elif saved:
         flash = gettext(N_("The changes have been saved."))
+    elif password_set:
+        flash = gettext(
+            N_(
+                "The new password has been set and the user's sessions have ended. "
+                "Tell the person the password through a safe channel."
+            )
+        )
     return _user_form(
         request, session, actor, user=user, values=_edit_values(user, roles), flash=flash
     )
@@ -522,3 +550,39 @@ def user_update(
             request, session, actor, user=user, values=values, errors=errors, status_code=422
         )
     return RedirectResponse(f"/users/{user.id}?saved=1", status_code=303)
+
+
+@router.post("/users/{user_id}/password")
+def user_password_reset(
+    request: Request,
+    session: DB,
+    actor: PageActor,
+    user_id: int,
+    new_password: Annotated[str, Form(max_length=256)] = "",
+    confirm_password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    user = service.get_managed_user(session, actor, user_id)
+    errors: dict[str, list[str]] = {}
+    if not new_password:
+        errors["new_password"] = [gettext(N_("Enter the new password."))]
+    elif new_password != confirm_password:
+        errors["confirm_password"] = [gettext(N_("The two new passwords differ."))]
+    else:
+        try:
+            service.reset_password(session, actor, user.id, new_password)
+        except (ValidationFailed, Conflict) as exc:
+            session.rollback()
+            errors = _domain_errors(exc)
+    if errors:
+        user = service.get_managed_user(session, actor, user_id)
+        roles = service.roles_by_user(session, [user])[user.id]
+        return _user_form(
+            request,
+            session,
+            actor,
+            user=user,
+            values=_edit_values(user, roles),
+            errors=errors,
+            status_code=422,
+        )
+    return RedirectResponse(f"/users/{user.id}?password_set=1", status_code=303)

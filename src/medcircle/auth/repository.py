@@ -71,17 +71,22 @@ def list_users(
 
 
 def recent_failures(session: Session, username: str, since: datetime) -> list[datetime]:
-    """Failed attempts for ``username`` since ``since`` and after its last success."""
+    """Failed attempts for ``username`` since ``since``, after its last successful login and
+    after its password was last set (a reset by an administrator lifts a lock-out)."""
+    name = username.lower()
     last_success = session.scalar(
         select(func.max(LoginAttempt.attempted_at)).where(
-            LoginAttempt.username == username.lower(), LoginAttempt.succeeded.is_(True)
+            LoginAttempt.username == name, LoginAttempt.succeeded.is_(True)
         )
     )
-    lower = max(since, last_success) if last_success else since
+    password_set = session.scalar(
+        select(User.password_changed_at).where(func.lower(User.username) == name)
+    )
+    lower = max(t for t in (since, last_success, password_set) if t is not None)
     return list(
         session.scalars(
             select(LoginAttempt.attempted_at).where(
-                LoginAttempt.username == username.lower(),
+                LoginAttempt.username == name,
                 LoginAttempt.succeeded.is_(False),
                 LoginAttempt.attempted_at > lower,
             )
@@ -93,12 +98,15 @@ def session_by_digest(session: Session, digest: str) -> WebSession | None:
     return session.scalar(select(WebSession).where(WebSession.token_digest == digest))
 
 
-def revoke_sessions_of(session: Session, user_id: int, at: datetime) -> None:
-    session.execute(
-        update(WebSession)
-        .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-        .values(revoked_at=at)
-    )
+def revoke_sessions_of(
+    session: Session, user_id: int, at: datetime, *, keep_session_id: int | None = None
+) -> int:
+    """End every live page session of a user (but ``keep_session_id``); returns how many."""
+    stmt = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    if keep_session_id is not None:
+        stmt = stmt.where(WebSession.id != keep_session_id)
+    result = session.execute(stmt.values(revoked_at=at))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def token_by_digest(session: Session, digest: str) -> ApiToken | None:

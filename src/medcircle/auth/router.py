@@ -9,6 +9,7 @@ from medcircle.auth.models import User
 from medcircle.auth.schemas import (
     MeRead,
     PasswordChange,
+    PasswordReset,
     TokenCreate,
     TokenCreated,
     TokenRead,
@@ -84,3 +85,14 @@ def read_user(user_id: int, session: DB, actor: CurrentActor) -> UserRead:
 def update_user(user_id: int, body: UserUpdate, session: DB, actor: CurrentActor) -> UserRead:
     user = service.update_user(session, actor, user_id, body)
     return _read(user, service.roles_by_user(session, [user])[user.id])
+
+
+@router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+def reset_password(user_id: int, body: PasswordReset, session: DB, actor: CurrentActor) -> None:
+    """Set a new password for a user the caller administers (for someone who forgot theirs).
+
+    The user's page sessions end; their API tokens keep working. A lock-out after failed logins
+    is lifted. Problems with the password come back as field errors with stable codes
+    (``password_too_short``, ``password_contains_username``, ``password_too_plain``).
+    """
+    service.reset_password(session, actor, user_id, body.new_password)

@@ -51,6 +51,12 @@ class PasswordChange(BaseModel):
     new_password: str = Field(max_length=256)
 
 
+class PasswordReset(BaseModel):
+    """A new password set by an administrator; the policy's problems come back per field."""
+
+    new_password: str = Field(max_length=256)
+
+
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     expires_in_days: int | None = Field(default=90, ge=1, le=730)

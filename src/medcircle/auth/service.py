@@ -371,7 +371,11 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
         repository.replace_roles(session, user.id, [r.value for r in data.roles])
     if data.is_active is False and user.id == actor.user_id:
         raise Conflict(N_("You cannot deactivate your own account."))
-    if data.is_active is not None and not may_grant(actor, held, user.institution_id):
+    if (
+        data.is_active is not None
+        and data.is_active != user.is_active
+        and not may_grant(actor, held, user.institution_id)
+    ):
         # an institution admin cannot switch off an account that holds wider roles
         raise Forbidden(N_("You may not change this account."))
     for key in ("display_name", "email", "is_active"):
@@ -405,8 +409,11 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-def change_password(session: Session, actor: Actor, current: str, new: str) -> None:
-    """Change one's own password; other sessions of the user end."""
+def change_password(
+    session: Session, actor: Actor, current: str, new: str, *, keep_session_id: int | None = None
+) -> None:
+    """Change one's own password; the user's other page sessions end (all of them when the
+    change comes through the API, which has no page session to keep)."""
     user = repository.user_by_id(session, actor.user_id)
     assert user is not None
     if not verify_password(user.password_hash, current):
@@ -416,7 +423,51 @@ def change_password(session: Session, actor: Actor, current: str, new: str) -> N
     _check_password(new, user.username, "new_password")
     user.password_hash = hash_password(new)
     user.password_changed_at = clock.now()
-    audit.record(session, actor, "user.password_change", object_type="user", object_id=user.id)
+    ended = repository.revoke_sessions_of(
+        session, user.id, user.password_changed_at, keep_session_id=keep_session_id
+    )
+    audit.record(
+        session,
+        actor,
+        "user.password_change",
+        object_type="user",
+        object_id=user.id,
+        detail={"sessions_ended": ended},
+    )
+
+
+def reset_password(session: Session, actor: Actor, user_id: int, new_password: str) -> User:
+    """Set a new password for a user the actor administers (someone who forgot theirs).
+
+    Only accounts whose every role the actor may grant can be reset, so an institution admin
+    cannot take over a platform admin's account. The user's page sessions end; their API tokens
+    stay (they are revoked separately). Failed logins before the reset no longer count towards a
+    lock-out (see ``repository.recent_failures``), so the user can log in with the new password
+    at once. One's own password is changed with the current one on the account page instead.
+    """
+    user = _managed_user(session, actor, user_id)
+    if user.id == actor.user_id:
+        raise Conflict(
+            N_("Change your own password on your account page."),
+            code="own_password",
+        )
+    held = {Role(r) for r in repository.roles_of(session, user.id)}
+    if not may_grant(actor, held, user.institution_id):
+        raise Forbidden(N_("You may not change this account."))
+    _check_password(new_password, user.username, "new_password")
+    now = clock.now()
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = now
+    ended = repository.revoke_sessions_of(session, user.id, now)
+    audit.record(
+        session,
+        actor,
+        "user.password_reset",
+        object_type="user",
+        object_id=user.id,
+        detail={"username": user.username, "sessions_ended": ended},
+    )
+    return user
 
 
 def set_locale(session: Session, actor: Actor, locale: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ from medcircle.registry.domain import (
     InstitutionType,
     Level,
     Title,
+    membership_active,
 )
 from medcircle.registry.repository import InstitutionFilter, MemberFilter, PractitionerFilter
 from medcircle.registry.schemas import (
@@ -760,6 +762,12 @@ def _alliance(
         q=(params.get("q") or "").strip()[:100] or None,
     )
     members, total = service.list_members(session, actor, alliance.id, f, paging)
+    # the badge tells the status on the day the list is filtered by (today without one)
+    status_day = active_on or clock.today()
+    members = [
+        replace(row, active=membership_active(row.member.joined_on, row.member.left_on, status_day))
+        for row in members
+    ]
     centres = service.list_centres(session, actor, alliance.id)
     can_manage = service.may_manage_alliance(actor, alliance)
     institution_options: list[tuple[str, str]] = []

@@ -321,8 +321,18 @@ def test_admin_cannot_deactivate_self_or_touch_wider_roles(
         },
         follow_redirects=False,
     )
-    assert kept.status_code == 403  # changing the active flag of a wider account is refused
+    # saving the name without touching wider roles or the active flag is fine
+    assert kept.status_code == 303
     assert _roles(session, colleague.id) == {"platform_admin", "clinician"}
+    switched_off = client.post(
+        f"/users/{colleague.id}",
+        data={"csrf_token": token, "display_name": "Colleague", "roles": ["clinician"]},
+        follow_redirects=False,
+    )
+    assert switched_off.status_code == 403  # switching off a wider account is refused
+    session.expire_all()
+    assert _roles(session, colleague.id) == {"platform_admin", "clinician"}
+    assert session.get(User, colleague.id).is_active
 
 
 def test_users_list_filters_by_institution_and_status(
