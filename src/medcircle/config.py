@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     page_size_default: int = Field(default=50, ge=1, le=500)
     page_size_max: int = Field(default=500, ge=1)
     sql_echo: bool = False
+    # connections per app process; requests beyond pool size + overflow wait their turn
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
 
 
 @lru_cache(maxsize=1)

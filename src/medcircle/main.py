@@ -37,7 +37,12 @@ def create_app(
 ) -> FastAPI:
     """Build the application for ``settings`` (the environment's by default)."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
+    engine = engine or make_engine(
+        settings.database_url,
+        echo=settings.sql_echo,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     app = FastAPI(
         title="medcircle",
         version=__version__,
@@ -49,6 +54,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory or make_session_factory(engine)
+    app.state.write_session_factory = session_factory or make_session_factory(engine, writes=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     errors.install(app)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from medcircle.auth.models import ApiToken, LoginAttempt, User, UserRole, WebSession
@@ -107,6 +107,26 @@ def revoke_sessions_of(
         stmt = stmt.where(WebSession.id != keep_session_id)
     result = session.execute(stmt.values(revoked_at=at))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def touch_web_session(session: Session, ws_id: int, now: datetime, every: timedelta) -> None:
+    """Set last_seen_at unless another request already did within ``every``."""
+    session.execute(
+        update(WebSession)
+        .where(WebSession.id == ws_id, WebSession.last_seen_at < now - every)
+        .values(last_seen_at=now)
+    )
+
+
+def touch_api_token(session: Session, token_id: int, now: datetime, every: timedelta) -> None:
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - every),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def token_by_digest(session: Session, digest: str) -> ApiToken | None:

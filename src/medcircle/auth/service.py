@@ -183,10 +183,25 @@ def resolve_web_session(session: Session, raw: str, *, idle: timedelta) -> Sessi
     user = repository.user_by_id(session, ws.user_id)
     if user is None or not user.is_active:
         return SessionLookup(expired=True)
-    # touch at most once a minute, so reads do not turn into writes on every request
-    if now - ws.last_seen_at > timedelta(minutes=1):
-        ws.last_seen_at = now
     return SessionLookup(web_session=ws, user=user)
+
+
+# "last seen" and "last used" are refreshed at most this often, in a short transaction of
+# their own (see web.deps), so that reading a page never turns the request into a writer
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def needs_touch(last: datetime | None) -> bool:
+    return last is None or clock.now() - last > TOUCH_EVERY
+
+
+def touch_web_session(session: Session, web_session_id: int) -> None:
+    """Record activity on a page session (what idle expiry is measured from)."""
+    repository.touch_web_session(session, web_session_id, clock.now(), TOUCH_EVERY)
+
+
+def touch_api_token(session: Session, token_id: int) -> None:
+    repository.touch_api_token(session, token_id, clock.now(), TOUCH_EVERY)
 
 
 def end_web_session(session: Session, actor: Actor, ws: WebSession) -> None:
@@ -194,8 +209,8 @@ def end_web_session(session: Session, actor: Actor, ws: WebSession) -> None:
     audit.record(session, actor, "auth.logout", object_type="user", object_id=actor.user_id)
 
 
-def resolve_api_token(session: Session, raw: str) -> User | None:
-    """The user of a live API token, or None."""
+def resolve_api_token(session: Session, raw: str) -> tuple[User, ApiToken] | None:
+    """The user of a live API token, with the token, or None."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
     tok = repository.token_by_digest(session, token_digest(raw))
@@ -205,9 +220,7 @@ def resolve_api_token(session: Session, raw: str) -> User | None:
     user = repository.user_by_id(session, tok.user_id)
     if user is None or not user.is_active:
         return None
-    if tok.last_used_at is None or now - tok.last_used_at > timedelta(minutes=1):
-        tok.last_used_at = now
-    return user
+    return user, tok
 
 
 def create_api_token(

@@ -35,7 +35,7 @@ def upgrade_database(url: str) -> None:
     from medcircle.registry.reference import load_reference_data
 
     engine = make_engine(url)
-    with unit_of_work(make_session_factory(engine)) as session:
+    with unit_of_work(make_session_factory(engine, writes=True)) as session:
         load_reference_data(session)
     engine.dispose()
 

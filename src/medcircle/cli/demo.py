@@ -52,7 +52,7 @@ def load(
     set_locale(settings.default_locale)
     engine = make_engine(settings.database_url)
     try:
-        with unit_of_work(make_session_factory(engine)) as session:
+        with unit_of_work(make_session_factory(engine, writes=True)) as session:
             existing = service.current_world(session)
             if existing is not None:
                 console.print(

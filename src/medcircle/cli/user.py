@@ -37,7 +37,7 @@ def create(
 
     engine = make_engine(get_settings().database_url)
     try:
-        with unit_of_work(make_session_factory(engine)) as session:
+        with unit_of_work(make_session_factory(engine, writes=True)) as session:
             inst = session.scalar(
                 select(Institution).where(Institution.code == institution.upper())
             )

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Query, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcircle.audit.service import RequestInfo
 from medcircle.auth import service as auth_service
 from medcircle.auth.domain import Actor
+from medcircle.auth.models import WebSession
 from medcircle.auth.security import constant_equals
 from medcircle.config import Settings
+from medcircle.db import unit_of_work
 from medcircle.kit import i18n
 from medcircle.kit.errors import DomainError, Forbidden, Unauthenticated
 from medcircle.kit.i18n import N_
 from medcircle.kit.pagination import PageParams
+
+log = logging.getLogger("medcircle.web")
 
 SESSION_COOKIE = "medcircle_session"
 LOGIN_CSRF_COOKIE = "medcircle_login_csrf"
@@ -28,6 +37,8 @@ LANG_COOKIE = "medcircle_lang"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# threads reserved for ending transactions (see get_db)
+FINISHING_THREADS = 16
 
 
 class LoginRequired(DomainError):
@@ -60,17 +71,57 @@ def session_factory_of(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request; committed once at the end, rolled back on any error."""
-    session = session_factory_of(request)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def write_session_factory_of(request: Request) -> sessionmaker[Session]:
+    """Sessions that write from their first statement (BEGIN IMMEDIATE on SQLite)."""
+    factory: sessionmaker[Session] = request.app.state.write_session_factory
+    return factory
+
+
+def _finishing_limiter(request: Request) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "finishing_limiter", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(FINISHING_THREADS)
+        request.app.state.finishing_limiter = limiter
+    return limiter
+
+
+def _admission_limiter(request: Request) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "admission_limiter", None)
+    if limiter is None:
+        settings = settings_of(request)
+        limiter = anyio.CapacityLimiter(settings.db_pool_size + settings.db_max_overflow)
+        request.app.state.admission_limiter = limiter
+    return limiter
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session per request; committed once at the end, rolled back on any error.
+
+    No more requests hold a session than the pool has connections (the others wait here,
+    holding no thread), and commit and close run on threads of their own: a request that
+    holds a connection must never wait for a thread that is itself waiting for a connection,
+    or the process stalls under load."""
+    finishing = _finishing_limiter(request)
+    async with _admission_limiter(request):
+        writes = request.method in UNSAFE_METHODS
+        factory = write_session_factory_of(request) if writes else session_factory_of(request)
+        session = factory()
+        try:
+            yield session
+            await anyio.to_thread.run_sync(session.commit, limiter=finishing)
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # a cancelled request still ends its work
+                await anyio.to_thread.run_sync(session.rollback, limiter=finishing)
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close, limiter=finishing)
+        # activity is recorded after the request's own transaction has ended, on the same
+        # admission slot, so it never needs a second connection at the same time
+        touch: Callable[[Session], None] | None = getattr(request.state, "touch", None)
+        if touch is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_touch, request, touch, limiter=finishing)
 
 
 # scope="function": commit before the response is sent, so a client that follows a redirect
@@ -140,47 +191,83 @@ def demo_flag(request: Request, session: Session) -> bool:
     return cached[1]
 
 
-async def optional_actor(request: Request, session: DB) -> Actor | None:
-    """The actor from a bearer token or the session cookie (checking CSRF on unsafe cookie
-    requests); None when nobody is logged in."""
-    if hasattr(request.state, "actor_resolved"):
-        return request.state.actor  # type: ignore[no-any-return]
+@dataclass
+class _Resolved:
+    actor: Actor | None = None
+    web_session: WebSession | None = None
+    expired: bool = False
+    demo: bool = False
+    touch: Callable[[Session], None] | None = None
+
+
+def _resolve(request: Request, session: Session) -> _Resolved:
+    """The blocking part of finding the actor (database reads), run on a worker thread."""
     settings = settings_of(request)
     info = request_info(request)
-    actor: Actor | None = None
+    out = _Resolved()
     auth = request.headers.get("authorization", "")
-    request.state.session_expired = False
     if auth.lower().startswith("bearer "):
-        user = auth_service.resolve_api_token(session, auth[7:].strip())
-        if user is None:
+        found_token = auth_service.resolve_api_token(session, auth[7:].strip())
+        if found_token is None:
             raise Unauthenticated(
                 N_("The API token is invalid, expired or revoked."), code="invalid_token"
             )
-        actor = auth_service.actor_for(session, user, ip=info.ip, via_token=True)
+        user, token = found_token
+        out.actor = auth_service.actor_for(session, user, ip=info.ip, via_token=True)
+        if auth_service.needs_touch(token.last_used_at):
+            token_id = token.id
+            out.touch = lambda s: auth_service.touch_api_token(s, token_id)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         raw = unsign_cookie(settings, cookie, settings.session_max_hours * 3600) if cookie else None
-        if cookie and raw is None:
-            request.state.session_expired = True
+        out.expired = bool(cookie) and raw is None
         if raw:
             found = auth_service.resolve_web_session(
                 session, raw, idle=timedelta(minutes=settings.session_idle_minutes)
             )
             if found.web_session and found.user:
-                actor = auth_service.actor_for(session, found.user, ip=info.ip)
-                request.state.web_session = found.web_session
-                request.state.csrf_token = found.web_session.csrf_token
-                if request.method in UNSAFE_METHODS:
-                    sent = await _csrf_value(request)
-                    if not sent or not constant_equals(sent, found.web_session.csrf_token):
-                        request.state.actor = actor
-                        raise CsrfFailed()
-            elif found.expired:
-                request.state.session_expired = True
+                out.actor = auth_service.actor_for(session, found.user, ip=info.ip)
+                out.web_session = found.web_session
+                if auth_service.needs_touch(found.web_session.last_seen_at):
+                    ws_id = found.web_session.id
+                    out.touch = lambda s: auth_service.touch_web_session(s, ws_id)
+            out.expired = found.expired
+    if not request.url.path.startswith("/api/"):
+        out.demo = demo_flag(request, session)
+    return out
+
+
+def _touch(request: Request, touch: Callable[[Session], None]) -> None:
+    """Record activity in a short write transaction of its own; a busy database only means
+    the next request records it instead."""
+    try:
+        with unit_of_work(write_session_factory_of(request)) as s:
+            touch(s)
+    except OperationalError:
+        log.info("activity not recorded: the database is busy")
+
+
+async def optional_actor(request: Request, session: DB) -> Actor | None:
+    """The actor from a bearer token or the session cookie (checking CSRF on unsafe cookie
+    requests); None when nobody is logged in."""
+    if hasattr(request.state, "actor_resolved"):
+        return request.state.actor  # type: ignore[no-any-return]
+    # database work runs on a worker thread: the event loop must never wait for a connection
+    resolved = await anyio.to_thread.run_sync(_resolve, request, session)
+    actor = resolved.actor
+    request.state.session_expired = resolved.expired
+    request.state.demo = resolved.demo
+    if resolved.web_session is not None:
+        request.state.web_session = resolved.web_session
+        request.state.csrf_token = resolved.web_session.csrf_token
+        if request.method in UNSAFE_METHODS:
+            sent = await _csrf_value(request)
+            if not sent or not constant_equals(sent, resolved.web_session.csrf_token):
+                request.state.actor = actor
+                raise CsrfFailed()
+    request.state.touch = resolved.touch
     request.state.actor = actor
     request.state.actor_resolved = True
-    if not request.url.path.startswith("/api/"):
-        request.state.demo = demo_flag(request, session)
     i18n.set_locale(choose_locale(request, actor))
     return actor
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medcircle.audit import service as audit
@@ -22,7 +23,7 @@ from medcircle.web.deps import (
     SessionExpired,
     login_url,
     request_info,
-    session_factory_of,
+    write_session_factory_of,
 )
 
 log = logging.getLogger("medcircle.web")
@@ -122,7 +123,7 @@ def _audit_failure(request: Request, code: str, status: int) -> None:
     route_path = getattr(route, "path", request.url.path)
     try:
         audit.record_separately(
-            session_factory_of(request),
+            write_session_factory_of(request),
             actor,
             f"{request.method.lower()} {route_path}"[:64],
             outcome=Outcome.DENIED if status in (401, 403) else Outcome.FAILURE,
@@ -154,7 +155,7 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         if request.headers.get("HX-Request") == "true":
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
-    _audit_failure(request, exc.code, exc.status)
+    await run_in_threadpool(_audit_failure, request, exc.code, exc.status)
     title = gettext(exc.title)
     detail = exc.text()
     if wants_json(request):
@@ -172,7 +173,7 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     _speak_the_users_language(request)
     raw = exc.errors()
     if any(e.get("type") == "json_invalid" for e in raw):
-        _audit_failure(request, "malformed_json", 400)
+        await run_in_threadpool(_audit_failure, request, "malformed_json", 400)
         return problem(
             request,
             400,
@@ -188,7 +189,7 @@ async def validation_error(request: Request, exc: Exception) -> Response:
         }
         for e in raw
     ]
-    _audit_failure(request, "validation_failed", 422)
+    await run_in_threadpool(_audit_failure, request, "validation_failed", 422)
     title = gettext(N_("Some fields need attention"))
     if wants_json(request):
         return problem(request, 422, "validation_failed", title, None, errors)
