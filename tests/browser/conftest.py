@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import create_engine, text
@@ -31,6 +26,7 @@ from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.main import create_app
 from tests import factories
 from tests.browser.support import LiveServer, PageWatch
+from tests.live import serve
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -44,7 +40,6 @@ CHROMIUM_ARGS = [
 # Playwright's default 30 s, and a loaded machine (tests in parallel) does not fail a good one
 ACTION_TIMEOUT_MS = 10_000
 expect.set_options(timeout=ACTION_TIMEOUT_MS)
-START_TIMEOUT_S = 20.0
 
 
 def _chromium() -> str:
@@ -86,20 +81,6 @@ def live_database_url(db_backend: str, tmp_path_factory: pytest.TempPathFactory)
         admin.dispose()
 
 
-def _wait_until_up(url: str, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the live server stopped while starting")
-        try:
-            if httpx.get(url + "/api/v1/ping", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the live server did not answer /api/v1/ping within {START_TIMEOUT_S} s")
-
-
 @pytest.fixture(scope="session")
 def live_server(
     live_database_url: str,
@@ -112,39 +93,25 @@ def live_server(
     with unit_of_work(session_factory) as session:
         world = factories.small_world(session)
 
-    # bind first, so the port cannot be taken between choosing and serving it
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
     settings = Settings(
         database_url=live_database_url,
         data_dir=tmp_path_factory.mktemp("browser-data"),
         secret_key="browser-test-secret-key-0123456789-abcdefghij",
-        base_url=url,
     )
     app = create_app(settings, engine=engine)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    # run() in a thread: Uvicorn installs signal handlers only on the main thread
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        _wait_until_up(url, thread)
-        yield LiveServer(
-            url=url,
-            database_url=live_database_url,
-            world=world,
-            engine=engine,
-            server=server,
-            thread=thread,
-            session_factory=session_factory,
-        )
+        with serve(app) as (url, server, thread):
+            app.state.settings = settings.model_copy(update={"base_url": url})
+            yield LiveServer(
+                url=url,
+                database_url=live_database_url,
+                world=world,
+                engine=engine,
+                server=server,
+                thread=thread,
+                session_factory=session_factory,
+            )
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         engine.dispose()
 
 
