@@ -549,8 +549,12 @@ def update_goal_submit(
         "progress_note": form.get("progress_note") or None,
         "achieved_on": _date(form, "achieved_on", errors),
     }
-    data = None if errors else _build(GoalUpdate, values, errors)
     goal, agreement = service.get_goal(session, actor, goal_id)
+    if values["status"] not in (None, "achieved") and values["achieved_on"] == goal.achieved_on:
+        # the form shows the stored achievement date: moving the goal away from "achieved"
+        # takes that date away with it instead of refusing the change
+        values["achieved_on"] = None
+    data = None if errors else _build(GoalUpdate, values, errors)
     view: service.GoalView | None = None
     if data is not None:
         try:

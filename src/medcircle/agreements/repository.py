@@ -303,7 +303,8 @@ def goal_by_id(session: Session, goal_id: int) -> AgreementGoal | None:
 def overdue_goals(
     session: Session, on: date, page: PageParams, scope_institution_id: int | None
 ) -> tuple[Sequence[tuple[AgreementGoal, CooperationAgreement]], int]:
-    """Open goals due before ``on`` of running agreements, most overdue first."""
+    """Open goals due before ``on`` of agreements not terminated, most overdue first (a goal
+    left open when its agreement ended still needs closing, so it stays on the list)."""
     q = (
         select(AgreementGoal, CooperationAgreement)
         .join(CooperationAgreement, CooperationAgreement.id == AgreementGoal.agreement_id)

@@ -38,15 +38,15 @@ def audit_filter(
         object_type=object_type or None,
         object_id=object_id or None,
         outcome=outcome.value if outcome else None,
-        since=_aware(since),
-        until=_aware(until),
+        since=aware(since),
+        until=aware(until),
     )
 
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
     """A time typed without a zone ("2026-01-01" or "2026-01-01T08:00") is Beijing time,
     the time the pages show."""
     if value is None or value.tzinfo is not None:

@@ -189,6 +189,13 @@ def test_goals_add_and_inline_update(client: TestClient, world: World, session: 
     )
     assert done.status_code == 200
     assert done.text.lstrip().startswith("<tr") and 'data-status="achieved"' in done.text
+    # the row form sends the stored achievement date back; reopening the goal drops it
+    reopened = client.post(
+        f"/agreements/goals/{goal.id}",
+        data={"status": "in_progress", "achieved_on": "2026-05-20"},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert 'data-status="in_progress"' in reopened.text
     plain = client.post(
         f"/agreements/goals/{goal.id}",
         data={"csrf_token": csrf, "status": "in_progress"},

@@ -318,3 +318,13 @@ def test_times_without_a_zone_are_beijing_time(
     page = client.get("/audit", params={"since": "not a date"})
     assert page.status_code == 422
     assert "Traceback" not in page.text
+
+
+def test_audit_page_reports_a_bad_date_by_its_field(client: TestClient, world: World) -> None:
+    login(client, "auditor")
+    r = client.get("/audit?since=yesterday&until=2026-01-01", headers={"Accept-Language": "en"})
+    assert r.status_code == 422
+    assert 'id="since-error"' in r.text and "2026-01-31T08:00" in r.text
+    assert 'value="yesterday"' in r.text  # what was typed stays for correcting
+    ok = client.get("/audit?since=2020-01-01&outcome=failure")
+    assert ok.status_code == 200
