@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,7 +24,8 @@ app = typer.Typer(
     help="The Beijing–Baoding demo world (synthetic people, real institutions).",
     no_args_is_help=True,
 )
-console = Console()
+# wide enough for the logins table even when the output is not a terminal (make, CI logs)
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _print_logins(logins: list[service.DemoLogin], base_url: str) -> None:
@@ -31,7 +34,7 @@ def _print_logins(logins: list[service.DemoLogin], base_url: str) -> None:
     table.add_column("Role")
     table.add_column("Username", style="bold")
     table.add_column("Password")
-    table.add_column("Institution")
+    table.add_column("Institution", overflow="fold")
     for login in logins:
         roles = ", ".join(ROLE_LABELS[Role(r)] for r in login.roles)
         table.add_row(
