@@ -74,11 +74,13 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(
     url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
 ) -> Engine:
-    """An engine with the pragmas and pool settings medcircle relies on."""
+    """An engine with the pragmas and pool settings medcircle relies on. Bound values stay out
+    of error messages (and so out of the logs): they may be password hashes or personal data."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             connect_args={"check_same_thread": False},
             pool_size=pool_size,
             max_overflow=max_overflow,
@@ -87,7 +89,12 @@ def make_engine(
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
     )
 
 

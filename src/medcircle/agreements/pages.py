@@ -324,7 +324,7 @@ def new_agreement_page(request: Request, session: DB, actor: PageActor) -> Respo
         "supported_institution_id": None,
     }
     framework_id = request.query_params.get("framework_id", "")
-    if framework_id.isdigit():
+    if framework_id.isdecimal():
         values["framework_id"] = int(framework_id)
     return _form_page(request, session, actor, values=values)
 

@@ -223,12 +223,14 @@ def _filtered(f: AgreementFilter, scope_institution_id: int | None) -> Select[Co
     elif f.has_overdue_goals is False:
         q = q.where(~_overdue_exists(f.on))
     if f.q:
-        like = f"%{f.q.lower()}%"
+        # % and _ typed in the search are matched as themselves, not as wildcards
+        text = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{text}%"
         q = q.where(
             or_(
-                func.lower(CooperationAgreement.code).like(like),
-                func.lower(CooperationAgreement.title_zh).like(like),
-                func.lower(CooperationAgreement.title_en).like(like),
+                func.lower(CooperationAgreement.code).like(like, escape="\\"),
+                func.lower(CooperationAgreement.title_zh).like(like, escape="\\"),
+                func.lower(CooperationAgreement.title_en).like(like, escape="\\"),
             )
         )
     return q

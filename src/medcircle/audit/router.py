@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -15,6 +15,8 @@ from medcircle.audit.domain import Outcome
 from medcircle.audit.repository import AuditFilter
 from medcircle.audit.schemas import AuditEventRead
 from medcircle.auth.domain import Actor
+from medcircle.kit.errors import FieldError, ValidationFailed
+from medcircle.kit.i18n import N_
 from medcircle.kit.pagination import Page
 from medcircle.web.deps import DB, CurrentActor, Paging
 
@@ -38,9 +40,19 @@ def audit_filter(
         object_type=object_type or None,
         object_id=object_id or None,
         outcome=outcome.value if outcome else None,
-        since=aware(since),
-        until=aware(until),
+        since=_time("since", since),
+        until=_time("until", until),
     )
+
+
+TIME_OUT_OF_RANGE = N_("This time is out of range.")
+
+
+def _time(name: str, value: datetime | None) -> datetime | None:
+    try:
+        return aware(value)
+    except ValueError as exc:
+        raise ValidationFailed(field_errors=[FieldError(name, TIME_OUT_OF_RANGE)]) from exc
 
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
@@ -48,10 +60,16 @@ CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 def aware(value: datetime | None) -> datetime | None:
     """A time typed without a zone ("2026-01-01" or "2026-01-01T08:00") is Beijing time,
-    the time the pages show."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=CHINA_STANDARD_TIME)
+    the time the pages show. The result is in UTC; a time that has no UTC equivalent (the
+    very first or last hours of the calendar) raises ValueError."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=CHINA_STANDARD_TIME)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("time out of range") from exc
 
 
 Filter = Annotated[AuditFilter, Depends(audit_filter)]

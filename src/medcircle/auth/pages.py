@@ -166,6 +166,8 @@ def _account(
         "auth/account.html",
         {"user": user, "tokens": tokens, **extra},
         status_code=status_code,
+        # a new token is shown once, in this page: no copy of it may stay in a cache
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -197,6 +199,8 @@ def account_password(
                 keep_session_id=ws.id if ws is not None else None,
             )
         except DomainError as exc:
+            if not exc.field_errors:
+                raise  # not about the fields: the error page says what went wrong
             for fe in exc.field_errors:
                 errors.setdefault(fe.field, []).append(fe.text())
     if errors:
@@ -216,7 +220,7 @@ def account_token_create(
     errors: dict[str, list[str]] = {}
     if not name.strip() or len(name.strip()) > 100:
         errors["name"] = [gettext(N_("Give the token a name of at most 100 characters."))]
-    days = int(expires_in_days) if expires_in_days.strip().isdigit() else 0
+    days = int(expires_in_days) if expires_in_days.strip().isdecimal() else 0
     if not 1 <= days <= 730:
         errors["expires_in_days"] = [gettext(N_("Enter a number of days from 1 to 730."))]
     if errors:
@@ -308,7 +312,7 @@ def users_page(
         actor,
         paging,
         q=q.strip() or None,
-        institution_id=int(institution_id) if institution_id.isdigit() else None,
+        institution_id=int(institution_id) if institution_id.isdecimal() else None,
         active=active,
     )
     query = {
@@ -427,13 +431,13 @@ def user_create(
             display_name=display_name.strip(),
             email=email.strip() or None,
             password=password,
-            institution_id=int(institution_id) if institution_id.isdigit() else 0,
+            institution_id=int(institution_id) if institution_id.isdecimal() else 0,
             roles=chosen,
             locale=locale if locale in LOCALES else "zh_Hans",
         )
     except ValidationError as exc:
         errors = _field_errors_of(exc)
-        if not institution_id.isdigit():
+        if not institution_id.isdecimal():
             errors["institution_id"] = _hint("institution_id")
         return _user_form(
             request, session, actor, user=None, values=values, errors=errors, status_code=422

@@ -61,9 +61,12 @@ def list_users(
     if active is not None:
         stmt = stmt.where(User.is_active.is_(active))
     if q:
-        like = f"%{q.lower()}%"
+        # % and _ are searched for as themselves (user names often hold underscores)
+        text = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{text}%"
         stmt = stmt.where(
-            func.lower(User.username).like(like) | func.lower(User.display_name).like(like)
+            func.lower(User.username).like(like, escape="\\")
+            | func.lower(User.display_name).like(like, escape="\\")
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(User.username).offset(page.offset).limit(page.size)).all()

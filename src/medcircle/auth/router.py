@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from medcircle.auth import service
 from medcircle.auth.models import User
@@ -46,9 +48,12 @@ def list_tokens(session: DB, actor: CurrentActor) -> list[TokenRead]:
 
 
 @router.post("/me/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenCreate, session: DB, actor: CurrentActor) -> TokenCreated:
+def create_token(
+    body: TokenCreate, session: DB, actor: CurrentActor, response: Response
+) -> TokenCreated:
     """Create a personal API token; the secret is in this response only."""
     raw, tok = service.create_api_token(session, actor, body.name, body.expires_in_days)
+    response.headers["Cache-Control"] = "no-store"
     return TokenCreated(**TokenRead.model_validate(tok).model_dump(), token=raw)
 
 
@@ -59,7 +64,10 @@ def revoke_token(token_id: int, session: DB, actor: CurrentActor) -> None:
 
 @router.get("/users", response_model=Page[UserRead])
 def list_users(
-    session: DB, actor: CurrentActor, paging: Paging, q: str | None = None
+    session: DB,
+    actor: CurrentActor,
+    paging: Paging,
+    q: Annotated[str | None, Query(max_length=64, description="user name or name")] = None,
 ) -> Page[UserRead]:
     """Users the caller manages (platform admins: all; institution admins: their own)."""
     rows, total = service.list_users(session, actor, paging, q=q)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError, StatementError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -217,8 +218,37 @@ async def unhandled_error(request: Request, exc: Exception) -> Response:
     return _page(request, 500, gettext(title), None)
 
 
+def _unstorable(exc: BaseException) -> bool:
+    """Whether the database refused a value the client sent: an id beyond the integer range,
+    a NUL character in text, a time beyond the calendar once turned into UTC."""
+    if isinstance(exc, (OverflowError, DataError)):
+        return True
+    return isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError)
+
+
+async def unstorable_input(request: Request, exc: Exception) -> Response:
+    """Bad values that reach the database are the client's mistake (400), not a failure."""
+    if not _unstorable(exc):
+        return await unhandled_error(request, exc)
+    log.warning(
+        "refused a value the database cannot take on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(getattr(exc, "orig", None) or exc).__name__,
+    )
+    _speak_the_users_language(request)
+    await run_in_threadpool(_audit_failure, request, "unstorable_value", 400)
+    title = gettext(HTTP_CODES[400][1])
+    detail = gettext(N_("A value is out of range or contains characters that cannot be stored."))
+    if wants_json(request):
+        return problem(request, 400, "unstorable_value", title, detail)
+    return _page(request, 400, title, detail)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StatementError, unstorable_input)
+    app.add_exception_handler(OverflowError, unstorable_input)
     app.add_exception_handler(Exception, unhandled_error)
