@@ -509,6 +509,28 @@ def rename_institution(
 # --- departments ------------------------------------------------------------------------
 
 
+def _save_changes(
+    session: Session,
+    actor: Actor,
+    obj: Department | Practitioner,
+    changes: dict[str, Any],
+    object_type: str,
+) -> None:
+    """Apply validated ``changes`` (text trimmed) and audit what really changed."""
+    before = {k: getattr(obj, k) for k in changes}
+    for key, value in changes.items():
+        setattr(obj, key, value.strip() if isinstance(value, str) else value)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        f"registry.{object_type}.update",
+        object_type=object_type,
+        object_id=obj.id,
+        detail={"changed": {k: [before[k], v] for k, v in changes.items() if before[k] != v}},
+    )
+
+
 def list_departments(
     session: Session, actor: Actor, institution_id: int, page: PageParams
 ) -> tuple[Sequence[Department], int]:
@@ -587,18 +609,7 @@ def update_department(
             session, dept.institution_id, changes["name_zh"], except_id=dept.id
         ):
             raise _name_taken()
-    before = {k: getattr(dept, k) for k in changes}
-    for key, value in changes.items():
-        setattr(dept, key, value.strip() if isinstance(value, str) else value)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "registry.department.update",
-        object_type="department",
-        object_id=dept.id,
-        detail={"changed": {k: [before[k], v] for k, v in changes.items() if before[k] != v}},
-    )
+    _save_changes(session, actor, dept, changes, "department")
     return dept
 
 
@@ -716,18 +727,7 @@ def update_practitioner(
         other = repository.practitioner_by_license(session, changes["license_no"])
         if other is not None and other.id != pr.id:
             raise _license_taken()
-    before = {k: getattr(pr, k) for k in changes}
-    for key, value in changes.items():
-        setattr(pr, key, value.strip() if isinstance(value, str) else value)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "registry.practitioner.update",
-        object_type="practitioner",
-        object_id=pr.id,
-        detail={"changed": {k: [before[k], v] for k, v in changes.items() if before[k] != v}},
-    )
+    _save_changes(session, actor, pr, changes, "practitioner")
     return pr
 
 
