@@ -445,10 +445,11 @@ def rename_institution(
                 "unknown_agreement",
                 id=agreement_id,
             )
-        elif inst.id not in parties:
+        elif inst.id != parties[1]:
+            # an agreement gives a licensed name to the hospital it supports, never the other way
             p.add(
                 "agreement_id",
-                N_("This agreement does not involve this institution."),
+                N_("Only the institution this agreement supports can take a name under it."),
                 "agreement_mismatch",
             )
     if not may_rename(actor, inst.id, parties):

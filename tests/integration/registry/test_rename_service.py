@@ -60,13 +60,17 @@ def test_commission_renames_under_a_trusteeship(session: Session, world: World) 
     assert world.baoding.name_en == "Beijing Children's Hospital Baoding Hospital"
 
 
-def test_agreement_must_involve_the_institution(session: Session, world: World) -> None:
+@pytest.mark.parametrize("other", ["baoding2", "beijing"])
+def test_agreement_names_only_its_supported_institution(
+    session: Session, world: World, other: str
+) -> None:
+    """Neither an outsider nor the supporting hospital takes a name under the trusteeship."""
     agreement_id = trusteeship(session, world.beijing, world.baoding)
     with pytest.raises(ValidationFailed) as info:
         rename_institution(
             session,
             actor(session, world, Role.PLATFORM_ADMIN),
-            world.baoding2.id,
+            getattr(world, other).id,
             "新名",
             "New name",
             date(2016, 1, 1),
