@@ -24,20 +24,29 @@ PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
-def docx_bytes() -> bytes:
+# fixed member times: the bytes (and so the test ids) must be the same in every process
+ZIP_TIME = (2026, 1, 1, 0, 0, 0)
+
+
+def _zip(members: list[tuple[str, str]]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("word/document.xml", "<document/>")
+        for name, text in members:
+            z.writestr(zipfile.ZipInfo(name, date_time=ZIP_TIME), text)
     return buf.getvalue()
+
+
+def docx_bytes() -> bytes:
+    return _zip([("[Content_Types].xml", "<Types/>"), ("word/document.xml", "<document/>")])
 
 
 def odt_bytes() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
-        z.writestr("content.xml", "<office:document-content/>")
-    return buf.getvalue()
+    return _zip(
+        [
+            ("mimetype", "application/vnd.oasis.opendocument.text"),
+            ("content.xml", "<office:document-content/>"),
+        ]
+    )
 
 
 def stored_files(settings: Settings) -> list[Path]:
