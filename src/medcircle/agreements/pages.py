@@ -215,6 +215,16 @@ def _page_filter(request: Request, errors: Errors) -> tuple[AgreementFilter, dic
     return f, shown
 
 
+def _refused(session: Session, errors: Errors, exc: DomainError) -> int:
+    """A form the service refused: access errors go on to the error page; anything the user
+    can correct is rolled back and shown by its field. Returns the status to answer with."""
+    if exc.status in (401, 403, 404):
+        raise exc
+    session.rollback()
+    errors.from_domain(exc)
+    return 409 if isinstance(exc, Conflict) else 422
+
+
 @router.get("/agreements")
 def agreements_page(request: Request, session: DB, actor: PageActor, paging: Paging) -> Response:
     errors = Errors()
@@ -405,11 +415,7 @@ def edit_agreement_submit(
         try:
             service.update_agreement(session, actor, agreement_id, data)
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
-            status_code = 409 if isinstance(exc, Conflict) else 422
+            status_code = _refused(session, errors, exc)
         else:
             return _redirect(f"/agreements/{agreement_id}?saved=1")
     view = service.get_agreement(session, actor, agreement_id)
@@ -527,10 +533,7 @@ def add_goal_submit(
         try:
             service.add_goal(session, actor, agreement_id, data)
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
+            _refused(session, errors, exc)
         else:
             return _redirect(f"/agreements/{agreement_id}#goals")
     return _detail(
@@ -560,10 +563,7 @@ def update_goal_submit(
         try:
             view = service.update_goal(session, actor, goal_id, data)
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
+            _refused(session, errors, exc)
     if not errors and not _is_htmx(request):
         return _redirect(f"/agreements/{agreement.id}#goal-{goal_id}")
     if _is_htmx(request):
@@ -613,11 +613,7 @@ def terminate_submit(
         try:
             service.terminate_agreement(session, actor, agreement_id, data)
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
-            status_code = 409 if isinstance(exc, Conflict) else 422
+            status_code = _refused(session, errors, exc)
         else:
             return _redirect(f"/agreements/{agreement_id}?saved=1")
     return _detail(
@@ -654,10 +650,7 @@ def upload_submit(
                 max_bytes=settings_of(request).max_upload_bytes,
             )
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
+            _refused(session, errors, exc)
             if exc.status == 413:
                 errors.setdefault("file", []).append(exc.text())
         else:
@@ -826,11 +819,7 @@ def edit_framework_submit(
         try:
             service.update_framework(session, actor, framework_id, data)
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
-            status_code = 409 if isinstance(exc, Conflict) else 422
+            status_code = _refused(session, errors, exc)
         else:
             return _redirect(f"/frameworks/{framework_id}?saved=1")
     return _framework_form(
