@@ -33,6 +33,42 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
 
+    # key of the encrypted patient fields and of their keyed hashes: 32 bytes, base64 (urlsafe).
+    # Unset, it is derived from secret_key; set it before the first patient and never change it.
+    data_key: str | None = None
+
+    # referral timers: hours a referral may wait for triage, per urgency, before escalation to
+    # the receiving institution's admins; as long again, and it goes to the alliance coordinators
+    triage_hours_emergency: float = Field(default=1, gt=0)
+    triage_hours_urgent: float = Field(default=24, gt=0)
+    triage_hours_routine: float = Field(default=72, gt=0)
+    # hours after a missed appointment before the receiving side is asked: arrived or no-show?
+    appointment_grace_hours: float = Field(default=2, ge=0)
+    # seconds between two looks at the due timers by each app process (0: only `medcircle timers`)
+    timer_interval_seconds: float = Field(default=30, ge=0)
+    # days a patient status link stays valid
+    status_link_days: int = Field(default=30, ge=1, le=365)
+    # days of recent referrals that make a department's current wait
+    wait_window_days: int = Field(default=90, ge=7)
+
+    # email through an SMTP server; no host, no email (the in-app inbox still works)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    mail_from: str = "medcircle <no-reply@medcircle.invalid>"
+
+    # the cost a family avoids when care happens locally instead of in the capital
+    saving_yuan_per_km: float = Field(default=0.8, ge=0)
+    saving_travellers: int = Field(default=2, ge=1)
+    saving_yuan_per_night: float = Field(default=350, ge=0)
+    saving_nights_outpatient: int = Field(default=2, ge=0)
+    saving_nights_admission: int = Field(default=10, ge=0)
+    saving_nights_transfer: int = Field(default=14, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

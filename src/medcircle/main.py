@@ -71,13 +71,42 @@ def create_app(
     from medcircle.audit import router as audit_router
     from medcircle.auth import pages as auth_pages
     from medcircle.auth import router as auth_router
+    from medcircle.notifications import pages as notification_pages
+    from medcircle.notifications import router as notification_router
+    from medcircle.patients import pages as patient_pages
+    from medcircle.patients import router as patient_router
+    from medcircle.referrals import lists_router as referral_lists_router
+    from medcircle.referrals import pages as referral_pages
+    from medcircle.referrals import router as referral_router
+    from medcircle.referrals import status_pages as referral_status_pages
     from medcircle.registry import pages as registry_pages
     from medcircle.registry import router as registry_router
     from medcircle.web import pages as web_pages
 
-    for module in (auth_router, audit_router, registry_router, agreement_router):
+    api_modules = (
+        auth_router,
+        audit_router,
+        registry_router,
+        agreement_router,
+        patient_router,
+        referral_router,
+        referral_lists_router,
+        notification_router,
+    )
+    for module in api_modules:
         app.include_router(module.router, prefix="/api/v1")
-    for module in (web_pages, auth_pages, audit_pages, registry_pages, agreement_pages):
+    page_modules = (
+        web_pages,
+        auth_pages,
+        audit_pages,
+        registry_pages,
+        agreement_pages,
+        patient_pages,
+        referral_pages,
+        referral_status_pages,
+        notification_pages,
+    )
+    for module in page_modules:
         app.include_router(module.router, include_in_schema=False)
 
     @app.get("/api/v1/ping", tags=["meta"])

@@ -5,7 +5,11 @@ from medcircle.audit import models as audit_models
 from medcircle.auth import models as auth_models
 from medcircle.db import Base
 from medcircle.demo import models as demo_models
+from medcircle.notifications import models as notifications_models
+from medcircle.patients import models as patients_models
+from medcircle.referrals import models as referrals_models
 from medcircle.registry import models as registry_models
+from medcircle.tasks import models as tasks_models
 
 __all__ = [
     "Base",
@@ -13,5 +17,9 @@ __all__ = [
     "audit_models",
     "auth_models",
     "demo_models",
+    "notifications_models",
+    "patients_models",
+    "referrals_models",
     "registry_models",
+    "tasks_models",
 ]

@@ -50,26 +50,52 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     USER_MANAGE_OWN = "user.manage_own"
     USER_MANAGE_ALL = "user.manage_all"
+    # patients of one's own institution, and those referred to it
+    PATIENT_READ = "patient.read"
+    # register and edit patients, record and withdraw consent, merge duplicates
+    PATIENT_MANAGE = "patient.manage"
+    # see full national ID and phone numbers (each time audited)
+    PATIENT_UNMASK = "patient.unmask"
+    # referrals sent by or to one's institution
+    REFERRAL_READ = "referral.read"
+    # draft, submit, cancel and close referrals of one's institution
+    REFERRAL_SEND = "referral.send"
+    # triage, schedule, record arrival and outcome of referrals received by one's institution
+    REFERRAL_TRIAGE = "referral.triage"
+    # see stalled referrals of the alliances one's institution leads (no clinical details)
+    REFERRAL_OVERSEE = "referral.oversee"
 
 
 _EVERYONE_READS = {Permission.REGISTRY_READ, Permission.AGREEMENT_READ}
+# the permissions of those who treat and refer patients
+_CARE = {
+    Permission.PATIENT_READ,
+    Permission.PATIENT_MANAGE,
+    Permission.REFERRAL_READ,
+    Permission.REFERRAL_SEND,
+    Permission.REFERRAL_TRIAGE,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PLATFORM_ADMIN: frozenset(Permission),
     Role.COMMISSION_ANALYST: frozenset(
         _EVERYONE_READS | {Permission.FRAMEWORK_MANAGE, Permission.AGREEMENT_MANAGE_ALL}
     ),
-    Role.ALLIANCE_ADMIN: frozenset(_EVERYONE_READS | {Permission.ALLIANCE_MANAGE}),
+    Role.ALLIANCE_ADMIN: frozenset(
+        _EVERYONE_READS | {Permission.ALLIANCE_MANAGE, Permission.REFERRAL_OVERSEE}
+    ),
     Role.INSTITUTION_ADMIN: frozenset(
         _EVERYONE_READS
+        | _CARE
         | {
             Permission.REGISTRY_MANAGE_OWN,
             Permission.AGREEMENT_MANAGE,
             Permission.USER_MANAGE_OWN,
+            Permission.PATIENT_UNMASK,
         }
     ),
-    Role.EXPERT: frozenset(_EVERYONE_READS),
-    Role.CLINICIAN: frozenset(_EVERYONE_READS),
+    Role.EXPERT: frozenset(_EVERYONE_READS | {Permission.PATIENT_READ, Permission.REFERRAL_READ}),
+    Role.CLINICIAN: frozenset(_EVERYONE_READS | _CARE),
     Role.COORDINATOR: frozenset(_EVERYONE_READS),
     Role.AUDITOR: frozenset({Permission.REGISTRY_READ, Permission.AUDIT_READ}),
 }

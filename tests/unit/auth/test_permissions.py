@@ -18,6 +18,7 @@ from medcircle.auth.domain import (
 )
 
 P = Permission
+CARE = {P.PATIENT_READ, P.PATIENT_MANAGE, P.REFERRAL_READ, P.REFERRAL_SEND, P.REFERRAL_TRIAGE}
 EXPECTED: dict[Role, set[Permission]] = {
     Role.PLATFORM_ADMIN: set(Permission),
     Role.COMMISSION_ANALYST: {
@@ -26,16 +27,23 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.FRAMEWORK_MANAGE,
         P.AGREEMENT_MANAGE_ALL,
     },
-    Role.ALLIANCE_ADMIN: {P.REGISTRY_READ, P.AGREEMENT_READ, P.ALLIANCE_MANAGE},
+    Role.ALLIANCE_ADMIN: {
+        P.REGISTRY_READ,
+        P.AGREEMENT_READ,
+        P.ALLIANCE_MANAGE,
+        P.REFERRAL_OVERSEE,
+    },
     Role.INSTITUTION_ADMIN: {
         P.REGISTRY_READ,
         P.AGREEMENT_READ,
         P.REGISTRY_MANAGE_OWN,
         P.AGREEMENT_MANAGE,
         P.USER_MANAGE_OWN,
+        P.PATIENT_UNMASK,
+        *CARE,
     },
-    Role.EXPERT: {P.REGISTRY_READ, P.AGREEMENT_READ},
-    Role.CLINICIAN: {P.REGISTRY_READ, P.AGREEMENT_READ},
+    Role.EXPERT: {P.REGISTRY_READ, P.AGREEMENT_READ, P.PATIENT_READ, P.REFERRAL_READ},
+    Role.CLINICIAN: {P.REGISTRY_READ, P.AGREEMENT_READ, *CARE},
     Role.COORDINATOR: {P.REGISTRY_READ, P.AGREEMENT_READ},
     Role.AUDITOR: {P.REGISTRY_READ, P.AUDIT_READ},
 }
@@ -58,6 +66,17 @@ def test_permissions_of_each_role(role: Role) -> None:
 def test_only_auditors_and_platform_admins_read_the_trail() -> None:
     readers = {r for r in Role if P.AUDIT_READ in ROLE_PERMISSIONS[r]}
     assert readers == {Role.AUDITOR, Role.PLATFORM_ADMIN}
+
+
+def test_only_institution_and_platform_admins_unmask_identifiers() -> None:
+    unmaskers = {r for r in Role if P.PATIENT_UNMASK in ROLE_PERMISSIONS[r]}
+    assert unmaskers == {Role.INSTITUTION_ADMIN, Role.PLATFORM_ADMIN}
+
+
+def test_analysts_auditors_and_coordinators_see_no_patient_data() -> None:
+    for role in (Role.COMMISSION_ANALYST, Role.AUDITOR, Role.COORDINATOR):
+        assert not {p for p in ROLE_PERMISSIONS[role] if p.value.startswith("patient.")}
+        assert P.REFERRAL_READ not in ROLE_PERMISSIONS[role]
 
 
 def test_auditors_read_no_agreements_and_manage_nothing() -> None:

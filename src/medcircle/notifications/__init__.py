@@ -1,0 +1,1 @@
+"""The in-app inbox and email through the deployment's SMTP server."""

@@ -1,0 +1,1 @@
+"""Patients (with encrypted identifiers), their guardians, duplicates and consent to share."""

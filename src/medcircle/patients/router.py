@@ -1,0 +1,7 @@
+"""Patients and consent (API)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["patients"])

@@ -1,0 +1,1 @@
+"""Two-way referrals: the closed loop up to the capital and back, worklists, waits, savings."""

@@ -1,0 +1,1 @@
+"""Timers kept in the database and run by whichever app process claims them first."""
