@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -134,6 +135,32 @@ def touch_api_token(session: Session, token_id: int, now: datetime, every: timed
 
 def token_by_digest(session: Session, digest: str) -> ApiToken | None:
     return session.scalar(select(ApiToken).where(ApiToken.token_digest == digest))
+
+
+def token_actor_rows(session: Session, digest: str) -> list[tuple[Any, ...]]:
+    """The token with this digest, its user and one row per role, in one round trip (the
+    hot path of every API call)."""
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(
+                ApiToken.id,
+                ApiToken.revoked_at,
+                ApiToken.expires_at,
+                ApiToken.last_used_at,
+                User.id,
+                User.username,
+                User.institution_id,
+                User.locale,
+                User.display_name,
+                User.is_active,
+                UserRole.role,
+            )
+            .join(User, User.id == ApiToken.user_id)
+            .outerjoin(UserRole, UserRole.user_id == User.id)
+            .where(ApiToken.token_digest == digest)
+        )
+    ]
 
 
 def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:

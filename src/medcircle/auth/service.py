@@ -209,18 +209,37 @@ def end_web_session(session: Session, actor: Actor, ws: WebSession) -> None:
     audit.record(session, actor, "auth.logout", object_type="user", object_id=actor.user_id)
 
 
-def resolve_api_token(session: Session, raw: str) -> tuple[User, ApiToken] | None:
-    """The user of a live API token, with the token, or None."""
+@dataclass(frozen=True)
+class TokenActor:
+    """Who an API token acts as, and what the caller needs to record its use."""
+
+    actor: Actor
+    token_id: int
+    last_used_at: datetime | None
+
+
+def resolve_api_actor(session: Session, raw: str, *, ip: str | None = None) -> TokenActor | None:
+    """The actor of a live API token of an active user, or None (one query)."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    tok = repository.token_by_digest(session, token_digest(raw))
+    rows = repository.token_actor_rows(session, token_digest(raw))
+    if not rows:
+        return None
+    (tok_id, revoked, expires, last_used, uid, username, inst, locale, name, active, _) = rows[0]
     now = clock.now()
-    if tok is None or tok.revoked_at is not None or (tok.expires_at and tok.expires_at <= now):
+    if revoked is not None or (expires and expires <= now) or not active:
         return None
-    user = repository.user_by_id(session, tok.user_id)
-    if user is None or not user.is_active:
-        return None
-    return user, tok
+    actor = Actor(
+        user_id=uid,
+        username=username,
+        institution_id=inst,
+        roles=frozenset(Role(r[10]) for r in rows if r[10] is not None),
+        locale=locale,
+        display_name=name,
+        ip=ip,
+        via_token=True,
+    )
+    return TokenActor(actor, tok_id, last_used)
 
 
 def create_api_token(

@@ -94,6 +94,23 @@ def _admission_limiter(request: Request) -> anyio.CapacityLimiter:
     return limiter
 
 
+def _finish(session: Session) -> None:
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _abandon(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session per request; committed once at the end, rolled back on any error.
 
@@ -108,14 +125,12 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         session = factory()
         try:
             yield session
-            await anyio.to_thread.run_sync(session.commit, limiter=finishing)
         except BaseException:
             with anyio.CancelScope(shield=True):  # a cancelled request still ends its work
-                await anyio.to_thread.run_sync(session.rollback, limiter=finishing)
+                await anyio.to_thread.run_sync(_abandon, session, limiter=finishing)
             raise
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.close, limiter=finishing)
+        # one thread hop ends the transaction and returns the connection
+        await anyio.to_thread.run_sync(_finish, session, limiter=finishing)
         # activity is recorded after the request's own transaction has ended, on the same
         # admission slot, so it never needs a second connection at the same time
         touch: Callable[[Session], None] | None = getattr(request.state, "touch", None)
@@ -207,15 +222,14 @@ def _resolve(request: Request, session: Session) -> _Resolved:
     out = _Resolved()
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        found_token = auth_service.resolve_api_token(session, auth[7:].strip())
+        found_token = auth_service.resolve_api_actor(session, auth[7:].strip(), ip=info.ip)
         if found_token is None:
             raise Unauthenticated(
                 N_("The API token is invalid, expired or revoked."), code="invalid_token"
             )
-        user, token = found_token
-        out.actor = auth_service.actor_for(session, user, ip=info.ip, via_token=True)
-        if auth_service.needs_touch(token.last_used_at):
-            token_id = token.id
+        out.actor = found_token.actor
+        if auth_service.needs_touch(found_token.last_used_at):
+            token_id = found_token.token_id
             out.touch = lambda s: auth_service.touch_api_token(s, token_id)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
