@@ -74,6 +74,7 @@ def problem(
     detail: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
@@ -86,6 +87,8 @@ def problem(
         body["detail"] = detail
     if errors:
         body["errors"] = errors
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -160,7 +163,10 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     title = gettext(exc.title)
     detail = exc.text()
     if wants_json(request):
-        return problem(request, exc.status, exc.code, title, detail, errors)
+        # ids of related records (e.g. the existing patient of a duplicate) as extension
+        # members, so clients can follow them; never other parameters (they may be personal)
+        ids = {k: v for k, v in exc.params.items() if k.endswith("_id") and isinstance(v, int)}
+        return problem(request, exc.status, exc.code, title, detail, errors, extensions=ids)
     return _page(request, exc.status, title, detail, errors)
 
 
