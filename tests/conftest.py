@@ -112,6 +112,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         data_dir=tmp_path / "data",
         secret_key="test-secret-key-0123456789-abcdefghijklmnop",
+        timer_interval_seconds=0,
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from medcircle import __version__
 from medcircle.config import Settings, get_settings
 from medcircle.db import make_engine, make_session_factory
+from medcircle.tasks.runner import lifespan
 from medcircle.web import errors
 from medcircle.web.middleware import BodyLimit, SecurityHeaders
 
@@ -50,6 +51,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -10,11 +10,16 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
+from medcircle.audit.service import record
+from medcircle.auth.domain import Actor
 from medcircle.auth.models import User
 from medcircle.kit import clock, i18n
+from medcircle.kit.errors import NotFound
+from medcircle.kit.i18n import N_
+from medcircle.kit.pagination import PageParams
 from medcircle.notifications.models import Notification, OutgoingEmail
 
 
@@ -92,3 +97,90 @@ def queue_email(session: Session, to_address: str, subject: str, body: str) -> O
     )
     session.add(mail)
     return mail
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+ORDERS = ("unread_first", "newest")
+
+
+def message_text(note: Notification) -> str:
+    """The message in the current locale, with its parameters filled in."""
+    try:
+        return i18n.gettext(note.message, **(note.params or {}))
+    except (KeyError, ValueError, TypeError):
+        # parameters that no longer fit the message: show it without them rather than fail
+        return i18n.gettext(note.message)
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    """How many unread messages a user has (one COUNT on the inbox index)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def inbox(
+    session: Session,
+    actor: Actor,
+    page: PageParams,
+    *,
+    unread: bool | None = None,
+    order: str = "unread_first",
+) -> tuple[list[Notification], int]:
+    """A page of the actor's own messages (unread ones first, or newest first) and the total."""
+    conditions = [Notification.user_id == actor.user_id]
+    if unread is True:
+        conditions.append(Notification.read_at.is_(None))
+    elif unread is False:
+        conditions.append(Notification.read_at.is_not(None))
+    total = int(
+        session.scalar(select(func.count()).select_from(Notification).where(*conditions)) or 0
+    )
+    ordering: list[ColumnElement[Any]] = [Notification.created_at.desc(), Notification.id.desc()]
+    if order == "unread_first":
+        ordering.insert(0, Notification.read_at.is_not(None))
+    rows = session.scalars(
+        select(Notification)
+        .where(*conditions)
+        .order_by(*ordering)
+        .offset(page.offset)
+        .limit(page.size)
+    )
+    return list(rows), total
+
+
+def _own(session: Session, actor: Actor, notification_id: int) -> Notification:
+    note = session.get(Notification, notification_id)
+    if note is None or note.user_id != actor.user_id:
+        # someone else's message is as unknown as a missing one
+        raise NotFound(N_("No such message in your inbox."), code="notification_not_found")
+    return note
+
+
+def mark_read(session: Session, actor: Actor, notification_id: int) -> Notification:
+    """Mark one of the actor's own messages read (again is harmless)."""
+    note = _own(session, actor, notification_id)
+    if note.read_at is None:
+        note.read_at = clock.now()
+        record(session, actor, "notification.read", object_type="notification", object_id=note.id)
+    return note
+
+
+def mark_all_read(session: Session, actor: Actor) -> int:
+    """Mark every unread message of the actor read; how many."""
+    result = session.execute(
+        update(Notification)
+        .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
+        .values(read_at=clock.now())
+        .execution_options(synchronize_session="fetch")
+    )
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if count:
+        record(session, actor, "notification.read_all", detail={"count": count})
+    return count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -9,9 +11,14 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import object_session
 
 from medcircle.auth.domain import ROLE_LABELS
 from medcircle.kit import i18n
+from medcircle.notifications.service import unread_count
+
+log = logging.getLogger("medcircle.web")
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [
@@ -75,6 +82,32 @@ env.filters["n"] = _fmt_number
 env.filters["tr"] = _tr
 
 
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _unread_count(request: Request) -> int | None:
+    """The logged-in reader's unread messages, for the inbox badge of full pages: one COUNT
+    on the request's own session (the one that loaded the page session), never a second
+    connection. Skipped on the event loop (error pages), where no query may block."""
+    actor = getattr(request.state, "actor", None)
+    web_session = getattr(request.state, "web_session", None)
+    if actor is None or web_session is None or _on_event_loop():
+        return None
+    session = object_session(web_session)
+    if session is None:
+        return None
+    try:
+        return unread_count(session, actor.user_id)
+    except SQLAlchemyError:
+        log.warning("unread count not shown: the database did not answer", exc_info=True)
+        return None
+
+
 def render(
     request: Request,
     template: str,
@@ -93,6 +126,8 @@ def render(
         "is_htmx": request.headers.get("HX-Request") == "true",
     }
     ctx.update(context or {})
+    if "unread_count" not in ctx and not ctx["is_htmx"]:
+        ctx["unread_count"] = _unread_count(request)
     return templates.TemplateResponse(
         request, template, ctx, status_code=status_code, headers=headers
     )
