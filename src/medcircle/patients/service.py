@@ -143,12 +143,12 @@ def _flush(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict(STALE_MESSAGE, code="stale") from exc
+        raise Conflict(STALE_MESSAGE, code="stale_version") from exc
 
 
 def _check_version(current: int, sent: int) -> None:
     if current != sent:
-        raise Conflict(STALE_MESSAGE, code="stale")
+        raise Conflict(STALE_MESSAGE, code="stale_version")
 
 
 def _field_errors(problems: Sequence[Problem]) -> list[FieldError]:

@@ -215,7 +215,7 @@ STATUS_LABELS: dict[Status, str] = {
     S.COMPLETED: N_("Completed"),
     S.NO_SHOW: N_("Did not attend"),
     S.CANCELLED: N_("Cancelled"),
-    S.CLOSED: N_("Closed"),
+    S.CLOSED: N_("Loop closed"),
 }
 
 ACTION_LABELS: dict[Action, str] = {

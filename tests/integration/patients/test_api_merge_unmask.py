@@ -122,7 +122,7 @@ def test_merge_refuses_stale_versions_self_and_different_people(
     r = client.post(
         url, json={"duplicate_id": b.id, "version": 1, "duplicate_version": 1}, headers=h
     )
-    assert r.status_code == 409 and r.json()["code"] == "stale"
+    assert r.status_code == 409 and r.json()["code"] == "stale_version"
     r = client.post(
         url, json={"duplicate_id": other.id, "version": 1, "duplicate_version": 1}, headers=h
     )

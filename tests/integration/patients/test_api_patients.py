@@ -271,7 +271,7 @@ def test_update_checks_version_and_duplicates(
     stale = client.patch(
         f"/api/v1/patients/{kid['id']}", json={"version": 1, "name": "X"}, headers=h
     )
-    assert stale.status_code == 409 and stale.json()["code"] == "stale"
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_version"
     # giving the adult the child's ID number: the same duplicate conflict
     dup = client.patch(
         f"/api/v1/patients/{other['id']}",
