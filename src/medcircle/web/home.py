@@ -22,6 +22,7 @@ from medcircle.auth.domain import Actor, Permission, Role
 from medcircle.kit import clock
 from medcircle.kit.i18n import gettext
 from medcircle.kit.pagination import PageParams
+from medcircle.referrals import queries as referral_queries
 from medcircle.registry import service as registry
 from medcircle.web.templating import localised
 
@@ -196,9 +197,64 @@ def _user_cards(session: Session, actor: Actor) -> list[Card]:
     ]
 
 
+def _referral_cards(session: Session, actor: Actor) -> list[Card]:
+    """Worklist counts with links, and the first steps of a referral."""
+    counts = referral_queries.counts(session, actor)
+    lists = referral_queries.Worklist
+    cards: list[Card] = []
+    if lists.ESCALATED in counts:
+        n = counts[lists.ESCALATED]
+        cards.append(
+            Card(
+                title=gettext("Escalated referrals"),
+                value=str(n),
+                lines=[(gettext("still not triaged after their institution was told"), None)],
+                href="/referrals?list=escalated",
+                tone="bad" if n else "normal",
+                testid="card-escalated",
+            )
+        )
+    shown = [name for name in lists if name in counts and name is not lists.ESCALATED]
+    if shown:
+        incoming = counts.get(lists.INCOMING, 0)
+        cards.append(
+            Card(
+                title=gettext("Referrals waiting for triage")
+                if lists.INCOMING in counts
+                else gettext("Referrals"),
+                value=str(incoming) if lists.INCOMING in counts else None,
+                lines=[
+                    (
+                        f"{gettext(referral_queries.WORKLIST_LABELS[name])}: {counts[name]}",
+                        f"/referrals?list={name.value}",
+                    )
+                    for name in shown
+                ],
+                href="/referrals",
+                tone="warn" if incoming else "normal",
+                testid="card-referrals",
+            )
+        )
+    steps: list[tuple[str, str | None]] = []
+    if actor.can(Permission.PATIENT_MANAGE):
+        steps.append((gettext("Register a patient"), "/patients/new"))
+    if actor.can(Permission.PATIENT_READ):
+        steps.append((gettext("Find a patient"), "/patients"))
+    if actor.can(Permission.REFERRAL_SEND):
+        steps.append((gettext("New referral"), "/referrals/new"))
+        steps.append((gettext("Departments and current waits"), "/directory"))
+    if steps:
+        cards.append(
+            Card(title=gettext("Patients and referrals"), lines=steps, testid="card-start")
+        )
+    return cards
+
+
 def attention(session: Session, actor: Actor) -> list[Card]:
     """The cards for ``actor``'s roles, most pressing first."""
     cards: list[Card] = []
+    if actor.can(Permission.REFERRAL_READ) or actor.can(Permission.REFERRAL_OVERSEE):
+        cards += _referral_cards(session, actor)
     if actor.can(Permission.AUDIT_READ):
         cards += _audit_cards(session, actor)
     if actor.can(Permission.AGREEMENT_READ):
