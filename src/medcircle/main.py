@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -13,9 +16,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcircle import __version__
+from medcircle.audit.batch import AuditWriter
 from medcircle.config import Settings, get_settings
 from medcircle.db import make_engine, make_session_factory
-from medcircle.tasks.runner import lifespan
+from medcircle.tasks.runner import lifespan as timers_lifespan
 from medcircle.web import errors
 from medcircle.web.middleware import BodyLimit, SecurityHeaders
 
@@ -29,6 +33,16 @@ The JSON API of medcircle. Authenticate with a personal API token
 Errors are RFC 9457 `application/problem+json` with a stable `code`.
 Lists are paginated with `page` and `size` and return `items`, `total`, `page`, `size`.
 """
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While the app serves: this process's timer runner; at the end, the last audit batch."""
+    async with timers_lifespan(app):
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(app.state.audit_writer.close)
 
 
 def create_app(
@@ -57,6 +71,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = session_factory or make_session_factory(engine)
     app.state.write_session_factory = session_factory or make_session_factory(engine, writes=True)
+    app.state.audit_writer = AuditWriter(app.state.write_session_factory)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     errors.install(app)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcircle.audit import repository
+from medcircle.audit.batch import deferred_rows
 from medcircle.audit.domain import Outcome, scrub
 from medcircle.audit.models import AuditEvent
 from medcircle.auth.domain import Actor, Permission
@@ -39,21 +40,30 @@ def record(
     detail: dict[str, Any] | None = None,
     username: str | None = None,
     info: RequestInfo | None = None,
-) -> AuditEvent:
-    """Append one event in the caller's transaction; secrets and ID numbers are scrubbed."""
-    event = AuditEvent(
-        occurred_at=clock.now(),
-        actor_user_id=actor.user_id if actor else None,
-        actor_username=(actor.username if actor else username),
-        actor_institution_id=actor.institution_id if actor else None,
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        outcome=outcome.value,
-        ip=(info.ip if info else (actor.ip if actor else None)),
-        user_agent=(info.user_agent[:255] if info and info.user_agent else None),
-        detail=scrub(detail or {}),
-    )
+) -> AuditEvent | None:
+    """Append one event in the caller's transaction; secrets and ID numbers are scrubbed.
+
+    In a reading request the event is collected instead and committed by the process's
+    audit writer before the answer leaves (see ``medcircle.audit.batch``); then there is no
+    event to return yet."""
+    values: dict[str, Any] = {
+        "occurred_at": clock.now(),
+        "actor_user_id": actor.user_id if actor else None,
+        "actor_username": (actor.username if actor else username),
+        "actor_institution_id": actor.institution_id if actor else None,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "outcome": outcome.value,
+        "ip": (info.ip if info else (actor.ip if actor else None)),
+        "user_agent": (info.user_agent[:255] if info and info.user_agent else None),
+        "detail": scrub(detail or {}),
+    }
+    deferred = deferred_rows(session)
+    if deferred is not None:
+        deferred.append(values)
+        return None
+    event = AuditEvent(**values)
     session.add(event)
     session.flush()
     return event

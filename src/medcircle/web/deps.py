@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from medcircle.audit.batch import AuditWriter, defer_in
 from medcircle.audit.service import RequestInfo
 from medcircle.auth import service as auth_service
 from medcircle.auth.domain import Actor
@@ -123,6 +125,9 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         writes = request.method in UNSAFE_METHODS
         factory = write_session_factory_of(request) if writes else session_factory_of(request)
         session = factory()
+        writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
+        # a reading request's audit events are committed by the audit writer, in a batch
+        reads_audited = defer_in(session) if writer is not None and not writes else None
         try:
             yield session
         except BaseException:
@@ -131,6 +136,10 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
             raise
         # one thread hop ends the transaction and returns the connection
         await anyio.to_thread.run_sync(_finish, session, limiter=finishing)
+        if reads_audited and writer is not None:
+            # the answer waits for its audit events: nothing is shown without a trace
+            with anyio.CancelScope(shield=True):
+                await asyncio.wrap_future(writer.submit(reads_audited))
         # activity is recorded after the request's own transaction has ended, on the same
         # admission slot, so it never needs a second connection at the same time
         touch: Callable[[Session], None] | None = getattr(request.state, "touch", None)
