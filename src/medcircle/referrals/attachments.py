@@ -1,0 +1,196 @@
+"""Files sent with a referral: reports, ECGs, scans (PDF, PNG or JPEG, 10 MB each).
+
+The bytes are stored once by their SHA-256 under ``<data_dir>/attachments`` (written
+atomically, see agreements' DocumentStore); the row names the referral, the file and who sent
+it. The sending side attaches while the referral is a draft or waits for triage; both sides
+read. Every upload and every read is audited.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medcircle.agreements.domain import (
+    DocumentType,
+    detect_document_type,
+    extension_matches,
+    sanitise_filename,
+)
+from medcircle.agreements.service import DocumentStore
+from medcircle.audit import service as audit
+from medcircle.auth.domain import Actor, Permission
+from medcircle.config import Settings
+from medcircle.kit import clock
+from medcircle.kit.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+from medcircle.kit.i18n import N_
+from medcircle.referrals.domain import Status
+from medcircle.referrals.models import Referral, ReferralAttachment
+
+MAX_BYTES = 10 * 1024 * 1024
+ALLOWED: frozenset[DocumentType] = frozenset(
+    {DocumentType.PDF, DocumentType.PNG, DocumentType.JPEG}
+)
+ALLOWED_LABEL = "PDF, PNG, JPEG"
+OPEN_FOR_FILES: frozenset[str] = frozenset({Status.DRAFT.value, Status.SUBMITTED.value})
+
+NO_REFERRAL = N_("No such referral is shared with your institution.")
+NO_ATTACHMENT = N_("No attachment with this number on this referral.")
+
+
+def store_for(settings: Settings) -> DocumentStore:
+    return DocumentStore(settings.data_dir / "attachments")
+
+
+def _visible(session: Session, actor: Actor, referral_id: int) -> Referral:
+    """The referral if the actor's institution sent it, or received it (once submitted);
+    for everyone else it does not exist."""
+    if not actor.can(Permission.REFERRAL_READ):
+        raise NotFound(NO_REFERRAL)
+    referral = session.get(Referral, referral_id)
+    if referral is None or not (
+        actor.institution_id == referral.sender_institution_id
+        or (
+            actor.institution_id == referral.receiver_institution_id
+            and referral.status != Status.DRAFT.value
+        )
+    ):
+        raise NotFound(NO_REFERRAL)
+    return referral
+
+
+def _file_error(code: str, message: str, **params: object) -> ValidationFailed:
+    return ValidationFailed(
+        code=code, field_errors=[FieldError("file", message, dict(params), code=code)]
+    )
+
+
+def add(
+    session: Session,
+    actor: Actor,
+    referral_id: int,
+    filename: str,
+    content_type: str | None,
+    data: bytes,
+    settings: Settings,
+) -> ReferralAttachment:
+    """Attach a file to a referral the actor's institution is sending. The type is judged by
+    the content (the declared ``content_type`` is not trusted); a refused file leaves neither
+    a row nor bytes behind."""
+    referral = _visible(session, actor, referral_id)
+    if actor.institution_id != referral.sender_institution_id or not actor.can(
+        Permission.REFERRAL_SEND
+    ):
+        raise Forbidden(N_("Only the sending side attaches files to a referral."))
+    if referral.status not in OPEN_FOR_FILES:
+        raise Conflict(
+            N_("Files can be attached only while the referral is a draft or awaits triage."),
+            code="attachments_closed",
+        )
+    if len(data) > MAX_BYTES:
+        raise PayloadTooLarge(N_("The limit is %(mb).1f MB."), mb=MAX_BYTES / (1024 * 1024))
+    if not data:
+        raise _file_error("empty_file", N_("The file is empty."))
+    store = store_for(settings)
+    staged = store.stage(io.BytesIO(data), MAX_BYTES)
+    try:
+        doc_type = detect_document_type(staged.head)
+        if doc_type not in ALLOWED:
+            raise _file_error(
+                "unsupported_file_type",
+                N_("This kind of file cannot be attached. Allowed: %(types)s."),
+                types=ALLOWED_LABEL,
+            )
+        assert doc_type is not None
+        if not extension_matches(filename, doc_type):
+            raise _file_error(
+                "file_type_mismatch",
+                N_("The file name's extension does not match its content (%(kind)s)."),
+                kind=doc_type.name,
+            )
+        store.place(staged)
+    except BaseException:
+        store.discard(staged.temp_path)
+        raise
+    row = ReferralAttachment(
+        referral_id=referral.id,
+        filename=sanitise_filename(filename, doc_type),
+        content_type=doc_type.value,
+        size_bytes=staged.size,
+        sha256=staged.sha256,
+        uploaded_by_user_id=actor.user_id,
+        uploaded_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "referral.attachment_add",
+        object_type="referral_attachment",
+        object_id=row.id,
+        detail={
+            "referral_id": referral.id,
+            "filename": row.filename,
+            "content_type": row.content_type,
+            "size_bytes": row.size_bytes,
+            "sha256": row.sha256,
+        },
+    )
+    return row
+
+
+def list_for(session: Session, actor: Actor, referral_id: int) -> Sequence[ReferralAttachment]:
+    """The files of a referral, oldest first (audited: their names may be clinical)."""
+    referral = _visible(session, actor, referral_id)
+    rows = (
+        session.execute(
+            select(ReferralAttachment)
+            .where(ReferralAttachment.referral_id == referral.id)
+            .order_by(ReferralAttachment.uploaded_at, ReferralAttachment.id)
+        )
+        .scalars()
+        .all()
+    )
+    audit.record(
+        session,
+        actor,
+        "referral.attachment_list",
+        object_type="referral",
+        object_id=referral.id,
+        detail={"count": len(rows)},
+    )
+    return rows
+
+
+def open(
+    session: Session, actor: Actor, referral_id: int, attachment_id: int, settings: Settings
+) -> tuple[ReferralAttachment, Path]:
+    """A file of a referral and where its bytes are, for either side (audited)."""
+    referral = _visible(session, actor, referral_id)
+    row = session.get(ReferralAttachment, attachment_id)
+    if row is None or row.referral_id != referral.id:
+        raise NotFound(NO_ATTACHMENT)
+    path = store_for(settings).path_for(row.sha256)
+    if not path.is_file():
+        raise NotFound(N_("The file of this attachment is missing from the store."))
+    audit.record(
+        session,
+        actor,
+        "referral.attachment_read",
+        object_type="referral_attachment",
+        object_id=row.id,
+        detail={"referral_id": referral.id, "filename": row.filename},
+    )
+    return row, path
