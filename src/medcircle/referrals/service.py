@@ -58,7 +58,13 @@ from medcircle.referrals.domain import (
 from medcircle.referrals.models import Referral, ReferralEvent, StatusLink
 from medcircle.referrals.schemas import ReferralCreate, ReferralUpdate, TransitionIn
 from medcircle.registry.domain import Level
-from medcircle.registry.models import Alliance, AllianceMember, Department, Institution
+from medcircle.registry.models import (
+    Alliance,
+    AllianceMember,
+    Department,
+    Institution,
+    Practitioner,
+)
 from medcircle.tasks import service as tasks
 
 SUBJECT = "referral"
@@ -229,18 +235,26 @@ def direction_between(sender: Institution, receiver: Institution) -> Direction:
 
 
 def in_network(session: Session, a: int, b: int, on: date) -> bool:
-    """Whether a cooperation agreement in force or a shared alliance joins institutions a, b."""
+    """Whether institutions a and b are joined on ``on``: they share an alliance, or a
+    cooperation agreement in force binds them or the leads of their alliances (a county
+    hospital of an alliance refers through its lead's partners)."""
+    alliances_a = _alliances_of(session, [a], on)
+    alliances_b = _alliances_of(session, [b], on)
+    if alliances_a & alliances_b:
+        return True
+    side_a = {a} | _leads_of(session, alliances_a)
+    side_b = {b} | _leads_of(session, alliances_b)
     agreement = session.scalar(
         select(CooperationAgreement.id)
         .where(
             or_(
                 and_(
-                    CooperationAgreement.supporting_institution_id == a,
-                    CooperationAgreement.supported_institution_id == b,
+                    CooperationAgreement.supporting_institution_id.in_(sorted(side_a)),
+                    CooperationAgreement.supported_institution_id.in_(sorted(side_b)),
                 ),
                 and_(
-                    CooperationAgreement.supporting_institution_id == b,
-                    CooperationAgreement.supported_institution_id == a,
+                    CooperationAgreement.supporting_institution_id.in_(sorted(side_b)),
+                    CooperationAgreement.supported_institution_id.in_(sorted(side_a)),
                 ),
             ),
             CooperationAgreement.starts_on <= on,
@@ -252,11 +266,17 @@ def in_network(session: Session, a: int, b: int, on: date) -> bool:
         )
         .limit(1)
     )
-    if agreement is not None:
-        return True
-    alliances_a = _alliances_of(session, [a], on)
-    alliances_b = _alliances_of(session, [b], on)
-    return bool(alliances_a & alliances_b)
+    return agreement is not None
+
+
+def _leads_of(session: Session, alliance_ids: set[int]) -> set[int]:
+    if not alliance_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Alliance.lead_institution_id).where(Alliance.id.in_(sorted(alliance_ids)))
+        )
+    )
 
 
 def _alliances_of(session: Session, institution_ids: list[int], on: date) -> set[int]:
@@ -298,6 +318,33 @@ def _users_with_roles(
 def triagers(session: Session, institution_id: int) -> list[int]:
     """Users who triage what ``institution_id`` receives (clinicians, institution admins)."""
     return _users_with_roles(session, [institution_id], TRIAGE_ROLES)
+
+
+def triagers_for(session: Session, referral: Referral) -> list[int]:
+    """Who is told of a referral waiting on the receiving side: the clinicians and admins on
+    the staff of the receiving department, else the receiving institution's admins (the
+    office that hands work out), else everyone there who triages; and whoever triaged it."""
+    ids = set(
+        session.scalars(
+            select(User.id)
+            .join(Practitioner, Practitioner.user_id == User.id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(
+                Practitioner.department_id == referral.receiver_department_id,
+                Practitioner.is_active.is_(True),
+                User.institution_id == referral.receiver_institution_id,
+                User.is_active.is_(True),
+                UserRole.role.in_(TRIAGE_ROLES),
+            )
+        )
+    )
+    if not ids:
+        ids = set(institution_admins(session, referral.receiver_institution_id))
+    if not ids:
+        ids = set(triagers(session, referral.receiver_institution_id))
+    if referral.triaged_by_user_id is not None:
+        ids.add(referral.triaged_by_user_id)
+    return sorted(ids)
 
 
 def institution_admins(session: Session, institution_id: int) -> list[int]:
@@ -631,7 +678,7 @@ def _tell_submitted(
 ) -> None:
     _tell(
         session,
-        triagers(session, referral.receiver_institution_id),
+        triagers_for(session, referral),
         referral,
         "referral.submitted",
         SUBMITTED_MESSAGE,
@@ -956,7 +1003,7 @@ def transition(
     if side == Side.RECEIVER:
         recipients = senders(session, referral)
     else:
-        recipients = triagers(session, referral.receiver_institution_id)
+        recipients = triagers_for(session, referral)
     _tell(
         session,
         recipients,
@@ -1120,7 +1167,7 @@ def create_return(
         detail=_audit_detail(referral) | {"parent_id": original.id},
     )
     if data.submit:
-        receivers = set(triagers(session, referral.receiver_institution_id))
+        receivers = set(triagers_for(session, referral))
         receivers.add(original.sender_user_id)
         _tell(
             session,

@@ -142,7 +142,7 @@ def appointment_passed(session: Session, timer: Timer, now: datetime) -> None:
     )
     if asked is not None:
         return
-    recipients = service.triagers(session, referral.receiver_institution_id)
+    recipients = service.triagers_for(session, referral)
     session.add(
         ReferralEvent(
             referral_id=referral.id,

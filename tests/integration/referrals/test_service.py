@@ -57,8 +57,8 @@ def test_submit_up_to_beijing(loop: Loop) -> None:
         ("submit", "draft", "submitted"),
     ]
     assert loop.timer_kinds(r) == [TRIAGE]
-    # the receiving institution's triagers are told; nobody else
-    assert loop.notified("referral.submitted") == {"bjclinician", "bjadmin"}
+    # no staff of the receiving department has an account: its institution's office is told
+    assert loop.notified("referral.submitted") == {"bjadmin"}
     assert [a.object_id for a in loop.audits("referral.submit")] == [str(r.id)]
 
 
@@ -84,7 +84,25 @@ def test_down_referral_from_beijing(loop: Loop, world: World) -> None:
         "bjclinician", patient_id=bj_patient.id, receiver_department_id=loop.cw.bd_paeds.id
     )
     assert r.direction == Direction.DOWN
-    assert loop.notified("referral.submitted") == {"clinician", "institutionadmin"}
+    assert loop.notified("referral.submitted") == {"institutionadmin"}
+
+
+def test_the_receiving_departments_staff_are_told_first(loop: Loop) -> None:
+    from tests import registry_factories
+
+    registry_factories.practitioner(
+        loop.session,
+        loop.cw.base.beijing,
+        specialty_code="ped_cardiology",
+        department_id=loop.cw.bj_paeds.id,
+        user_id=loop.cw.bj_clinician.id,
+    )
+    r = loop.create()
+    assert loop.notified("referral.submitted") == {"bjclinician"}
+    # whoever triaged it hears of the sender's later changes too
+    r = loop.move(r, Action.ACCEPT, "bjadmin")
+    loop.move(r, Action.CANCEL, "clinician", reason="The family moved to Tianjin")
+    assert loop.notified("referral.cancel") == {"bjclinician", "bjadmin"}
 
 
 def test_the_whole_loop(loop: Loop) -> None:
@@ -331,18 +349,24 @@ def test_consent_is_needed_to_submit(loop: Loop, world: World) -> None:
 
 
 def test_outside_the_network_needs_a_reason_and_is_flagged(loop: Loop, world: World) -> None:
-    # BD-B is in BD-A's alliance but has no agreement with BJ-A
+    # BD-B is in BD-A's alliance; BD-A is paired with BJ-A, not with BJ-B
     child = rf.patient(loop.session, world.baoding2)
-    rf.consent(loop.session, child, world.beijing, loop.cw.bd2_clinician)
+    rf.consent(loop.session, child, world.beijing2, loop.cw.bd2_clinician)
+    to_bj2 = loop.cw.bj2_paeds.id
     with pytest.raises(ValidationFailed) as caught:
-        loop.create("bd2clinician", patient_id=child.id)
+        loop.create("bd2clinician", patient_id=child.id, receiver_department_id=to_bj2)
     assert caught.value.code == "outside_network_reason_required"
     r = loop.create(
         "bd2clinician",
         patient_id=child.id,
-        outside_network_reason="Only BJ-A operates on infants",
+        receiver_department_id=to_bj2,
+        outside_network_reason="Only BJ-B operates on infants",
     )
-    assert r.outside_network and r.outside_network_reason == "Only BJ-A operates on infants"
+    assert r.outside_network and r.outside_network_reason == "Only BJ-B operates on infants"
+    # a member of an alliance refers through its lead's partners: BD-B to BJ-A is inside
+    on = clock.today()
+    assert service.in_network(loop.session, world.baoding2.id, world.beijing.id, on)
+    assert service.in_network(loop.session, world.beijing.id, world.baoding2.id, on)
     # inside the alliance no reason is asked
     rf.consent(loop.session, child, world.baoding, loop.cw.bd2_clinician)
     inside = loop.create(
