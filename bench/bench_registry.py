@@ -19,6 +19,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (
+    BENCH_SECRET_KEY,
     Result,
     fmt_ratio,
     fresh_database,
@@ -31,6 +32,7 @@ from medcircle.auth import service as auth_service
 from medcircle.auth.repository import user_by_username
 from medcircle.cli.db import upgrade_database
 from medcircle.cli.user import OPERATOR
+from medcircle.config import Settings
 from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.demo import service as demo
 from medcircle.demo.generator import generate
@@ -41,7 +43,8 @@ def prepare(url: str) -> str:
     upgrade_database(url)
     engine = make_engine(url)
     with unit_of_work(make_session_factory(engine)) as session:
-        demo.load_world(session, OPERATOR, generate(2017))
+        settings = Settings(database_url=url, secret_key=BENCH_SECRET_KEY)
+        demo.load_world(session, OPERATOR, generate(2017), settings)
     with unit_of_work(make_session_factory(engine)) as session:
         user = user_by_username(session, "analyst")
         assert user is not None

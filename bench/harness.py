@@ -27,6 +27,8 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# the served app's secret key (seeds that seal patient fields use the same)
+BENCH_SECRET_KEY = "bench-secret-key-0123456789-abcdefghijkl"
 
 
 @contextlib.contextmanager
@@ -75,7 +77,7 @@ def served(database_url: str, data_dir: Path) -> Iterator[str]:
         **os.environ,
         "MEDCIRCLE_DATABASE_URL": database_url,
         "MEDCIRCLE_DATA_DIR": str(data_dir),
-        "MEDCIRCLE_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijkl",
+        "MEDCIRCLE_SECRET_KEY": BENCH_SECRET_KEY,
     }
     proc = subprocess.Popen(
         [

@@ -29,6 +29,7 @@ from medcircle.demo.generator import generate
 from medcircle.demo.world import DEFAULT_SEED, DEMO_PASSWORD, World
 from medcircle.kit import i18n
 from medcircle.main import create_app
+from medcircle.referrals.models import Referral
 from medcircle.registry.models import Institution
 from tests.browser.conftest import _FAILED, ACTION_TIMEOUT_MS
 from tests.browser.support import PageWatch
@@ -48,6 +49,8 @@ class DemoSite:
     world: World
     # database ids of the institutions, by code (for links a person would follow)
     institution_ids: dict[str, int]
+    # database ids of the referrals, by reference
+    referral_ids: dict[str, int]
 
     def url_for(self, path: str) -> str:
         return self.url + path
@@ -72,22 +75,25 @@ def demo_site(
     upgrade_database(url)
     world = generate(DEFAULT_SEED)
     engine = make_engine(url)
+    settings = Settings(
+        database_url=url,
+        data_dir=tmp_path_factory.mktemp("demo-data"),
+        secret_key="demo-browser-test-secret-key-0123456789-abcdef",
+    )
     try:
         with unit_of_work(make_session_factory(engine, writes=True)) as session:
-            demo_service.load_world(session, OPERATOR, world)
+            demo_service.load_world(session, OPERATOR, world, settings)
         with unit_of_work(make_session_factory(engine)) as session:
             ids = {
                 code: id_ for code, id_ in session.execute(select(Institution.code, Institution.id))
             }
-        settings = Settings(
-            database_url=url,
-            data_dir=tmp_path_factory.mktemp("demo-data"),
-            secret_key="demo-browser-test-secret-key-0123456789-abcdef",
-        )
+            referral_ids = {
+                ref: id_ for ref, id_ in session.execute(select(Referral.reference, Referral.id))
+            }
         app = create_app(settings, engine=engine)
         with serve(app) as (base, _server, _thread):
             app.state.settings = settings.model_copy(update={"base_url": base})
-            yield DemoSite(url=base, world=world, institution_ids=ids)
+            yield DemoSite(url=base, world=world, institution_ids=ids, referral_ids=referral_ids)
     finally:
         engine.dispose()
 
@@ -142,11 +148,13 @@ DEMO_LOGINS = (
     "clinician",
     "coordinator",
     "auditor",
+    "county",
+    "bch",
 )
 
 
 def test_the_demo_logins_are_the_ones_tested(demo_site: DemoSite) -> None:
-    assert sorted(u.username for u in demo_site.world.users) == sorted(DEMO_LOGINS)
+    assert sorted(u.username for u in demo_site.world.users if u.listed) == sorted(DEMO_LOGINS)
 
 
 @pytest.mark.parametrize("username", DEMO_LOGINS)
@@ -385,3 +393,61 @@ def test_office_adds_a_department_to_its_own_hospital_only(
     expect(page.get_by_test_id("department-form")).to_have_count(0)
     expect(page.get_by_test_id("rename-form")).to_have_count(0)
     expect(page.get_by_test_id("departments").get_by_role("link", name=zh("Edit"))).to_have_count(0)
+
+
+# --- the referral loop, between a county hospital and Beijing Children's Hospital ---------
+
+
+def test_bch_accepts_a_county_referral_and_the_county_sees_it(
+    demo_page: Page, demo_site: DemoSite
+) -> None:
+    page = demo_page
+    waiting = next(
+        r
+        for r in demo_site.world.referrals
+        if (r.sender, r.receiver, r.status) == ("BD-TX-H", BEIJING_CHILDRENS, "submitted")
+    )
+    log_in(page, demo_site, "bch")
+    page.goto(demo_site.url_for("/referrals?list=incoming"))
+    incoming = page.get_by_test_id("worklist")
+    expect(incoming).to_have_attribute("data-list", "incoming")
+    incoming.get_by_role("link", name=waiting.reference, exact=True).click()
+    expect(page.get_by_test_id("reference")).to_have_text(waiting.reference)
+    history = page.get_by_test_id("history").locator("li")
+    expect(history).to_have_count(len(waiting.events))
+    page.get_by_test_id("action-accept").get_by_role("button").click()
+    expect(page.get_by_test_id("action-schedule")).to_be_visible()
+    expect(page.locator("[data-testid=history] li[data-action=accept]")).to_have_count(1)
+
+    # the county hospital follows it in its outgoing worklist and in the history
+    page.context.clear_cookies()
+    log_in(page, demo_site, "county")
+    page.goto(demo_site.url_for("/referrals?list=outgoing"))
+    outgoing = page.get_by_test_id("worklist")
+    outgoing.get_by_role("link", name=waiting.reference, exact=True).click()
+    expect(page.locator("[data-testid=history] li[data-action=accept]")).to_have_count(1)
+    expect(page.get_by_test_id("receiver")).to_contain_text("首都医科大学附属北京儿童医院")
+
+
+def test_a_closed_upward_referral_links_to_its_way_back_down(
+    demo_page: Page, demo_site: DemoSite
+) -> None:
+    page = demo_page
+    by_ref = {r.reference: r for r in demo_site.world.referrals}
+    back = next(
+        r
+        for r in demo_site.world.referrals
+        if r.parent
+        and r.sender == BEIJING_CHILDRENS
+        and by_ref[r.parent].status == "closed"
+        and by_ref[r.parent].redirected_to is None
+    )
+    log_in(page, demo_site, "bch")
+    # closed referrals leave the worklists: the link from a notification or a search leads here
+    page.goto(demo_site.url_for(f"/referrals/{demo_site.referral_ids[back.reference]}"))
+    expect(page.get_by_test_id("reference")).to_have_text(back.reference)
+    expect(page.get_by_test_id("parent-link")).to_have_text(back.parent or "")
+    page.get_by_test_id("parent-link").click()
+    note = page.locator("[data-testid=history] li[data-action=return]")
+    expect(note).to_have_count(1)
+    expect(note.get_by_role("link", name=back.reference)).to_be_visible()

@@ -81,7 +81,9 @@ def load(
                     def step_done(label: str) -> None:
                         progress.update(task, advance=1, description=f"Wrote {label}")
 
-                    result = service.load_world(session, OPERATOR, world, on_step=step_done)
+                    result = service.load_world(
+                        session, OPERATOR, world, settings, on_step=step_done
+                    )
                     progress.update(task, description="Committing")
                 console.print(
                     f"[green]Demo world loaded[/green] (seed {result.seed}): "

@@ -435,6 +435,11 @@ FRAMEWORK_2017_SIGNED = date(2017, 8, 25)
 PAIRINGS_START = date(2017, 9, 1)
 TRUSTEESHIP_START = date(2015, 6, 1)
 ALLIANCE_FOUNDED = date(2017, 6, 1)
+# "A total of 118 referrals were made to Beijing and 313 to local hospitals" (report of
+# 31 August 2017, over the Beijing–Hebei cooperation since its 2015 framework agreement).
+COOPERATION_REPORTED = date(2017, 8, 31)
+REFERRALS_UP = 118
+REFERRALS_DOWN = 313
 
 PAIRINGS: tuple[PairingFact, ...] = (
     PairingFact(

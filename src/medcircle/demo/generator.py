@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from medcircle.demo import facts
+from medcircle.demo import referrals as care
 from medcircle.demo.world import (
     DEFAULT_SEED,
     DemoAgreement,
@@ -26,6 +27,7 @@ from medcircle.demo.world import (
     DemoUser,
     World,
 )
+from medcircle.kit import clock
 from medcircle.registry.domain import SPECIALTY_BY_CODE
 
 Step = Callable[[World, random.Random], None]
@@ -531,6 +533,9 @@ def experts(world: World, rng: random.Random) -> None:
 
 EXPERT_LOGIN_PRACTITIONER = f"{facts.BEIJING_CHILDRENS}-001"
 CLINICIAN_INSTITUTION = "BD-LS-H"
+# the two ends of the referral story: a county hospital of the paediatric alliance and
+# Beijing Children's Hospital
+COUNTY_INSTITUTION = "BD-TX-H"
 # Local hospitals have younger teams than the Beijing experts who visit them.
 LOCAL_TITLE_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("chief", 10),
@@ -593,6 +598,18 @@ def users(world: World, rng: random.Random) -> None:
         for p in world.practitioners
         if p.institution == CLINICIAN_INSTITUTION and p.specialty_code == "ped_respiratory"
     )
+    county = next(
+        p
+        for p in world.practitioners
+        if p.institution == COUNTY_INSTITUTION and p.specialty_code == "ped_respiratory"
+    )
+    bch_doctor = next(
+        p
+        for p in world.practitioners
+        if p.institution == facts.BEIJING_CHILDRENS
+        and p.specialty_code == "ped_cardiology"
+        and p.key != EXPERT_LOGIN_PRACTITIONER
+    )
     created = facts.PAIRINGS_START
     bch, bdch = facts.BEIJING_CHILDRENS, facts.BAODING_CHILDRENS
     rows = (
@@ -611,6 +628,8 @@ def users(world: World, rng: random.Random) -> None:
         ),
         ("coordinator", "移植仓协调员（示例）", bdch, "coordinator", "zh_Hans", None),
         ("auditor", "Privacy officer (demo)", bch, "auditor", "en", None),
+        ("county", county.name_zh, COUNTY_INSTITUTION, "clinician", "zh_Hans", county.key),
+        ("bch", bch_doctor.name_zh, bch, "clinician", "zh_Hans", bch_doctor.key),
     )
     for username, display, inst, role, locale, practitioner in rows:
         world.users.append(
@@ -626,12 +645,16 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("experts", experts),
     ("local_staff", local_staff),
     ("users", users),
+    ("referral_staff", care.staff),
+    ("referrals", care.referrals),
 )
 
 
-def generate(seed: int = DEFAULT_SEED) -> World:
-    """The whole demo world for ``seed`` (the same seed always gives the same world)."""
-    world = World(seed=seed)
+def generate(seed: int = DEFAULT_SEED, as_of: date | None = None) -> World:
+    """The whole demo world for ``seed`` as of the day ``as_of`` (default: today, China
+    time). The same seed and day always give the same world; another day moves the referral
+    histories in time and leaves everything else as it is."""
+    world = World(seed=seed, as_of=as_of or clock.today())
     for name, step in STEPS:
         step(world, rng_for(seed, name))
     return world

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from medcircle.agreements.models import (
@@ -17,6 +17,8 @@ from medcircle.agreements.models import (
 from medcircle.auth.models import User, UserRole
 from medcircle.db import Base
 from medcircle.demo.models import DemoWorld
+from medcircle.patients.models import Consent, Patient
+from medcircle.referrals.models import Referral, ReferralEvent
 from medcircle.registry.models import (
     Alliance,
     AllianceCentre,
@@ -27,6 +29,7 @@ from medcircle.registry.models import (
     InstitutionName,
     Practitioner,
 )
+from medcircle.tasks.models import Timer
 
 
 def latest_world(session: Session) -> DemoWorld | None:
@@ -65,6 +68,22 @@ def insert_returning_ids(
 def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(model), list(rows))
+
+
+def update_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """Update rows by id (each dict holds ``id`` and the new values; all the same keys),
+    on the table itself: no version check, the rows were written in this transaction."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    names = [k for k in rows[0] if k != "id"]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({n: bindparam(f"new_{n}") for n in names})
+    )
+    params = [{"row_id": r["id"]} | {f"new_{n}": r[n] for n in names} for r in rows]
+    session.connection().execute(stmt, params)
 
 
 def add_world_record(session: Session, record: DemoWorld) -> DemoWorld:
@@ -130,8 +149,54 @@ def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
             out.append(tuple(values))
         return sorted(out, key=repr)
 
+    patients = {
+        p_id: digest or f"patient {p_id}"
+        for p_id, digest in session.execute(select(Patient.id, Patient.national_id_hash))
+    }
+    referrals = _key_map(session, Referral.id, Referral.reference)
+    consents = {
+        c_id: (patients[p_id], inst[r_id], given.isoformat())
+        for c_id, p_id, r_id, given in session.execute(
+            select(
+                Consent.id, Consent.patient_id, Consent.receiving_institution_id, Consent.given_at
+            )
+        )
+    }
     none: frozenset[str] = frozenset()
+    # sealed values differ at every load (random nonces): their hashes and masks stand for them
+    sealed = frozenset({"national_id_sealed", "phone_sealed", "guardian_phone_sealed"})
     return {
+        "patient": rows(Patient, sealed, institution_id=inst, merged_into_id=patients),
+        "consent": rows(
+            Consent,
+            none,
+            patient_id=patients,
+            receiving_institution_id=inst,
+            recorded_by_user_id=users,
+            withdrawn_by_user_id=users,
+        ),
+        "referral": rows(
+            Referral,
+            none,
+            patient_id=patients,
+            consent_id=consents,
+            sender_institution_id=inst,
+            receiver_institution_id=inst,
+            sender_department_id=dept,
+            receiver_department_id=dept,
+            sender_user_id=users,
+            triaged_by_user_id=users,
+            parent_id=referrals,
+            redirected_to_id=referrals,
+        ),
+        "referral_event": rows(
+            ReferralEvent,
+            frozenset({"detail"}),
+            referral_id=referrals,
+            actor_user_id=users,
+            actor_institution_id=inst,
+        ),
+        "timer": rows(Timer, none, subject_id=referrals),
         "institution": rows(Institution, none, parent_id=inst),
         "institution_name": rows(InstitutionName, none, institution_id=inst, agreement_id=ag),
         "department": rows(Department, none, institution_id=inst),

@@ -11,7 +11,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,15 +23,23 @@ from medcircle.agreements.models import (
     FrameworkAgreement,
 )
 from medcircle.audit import service as audit
+from medcircle.audit.domain import mask_national_id
 from medcircle.auth.domain import Actor, Permission
 from medcircle.auth.models import User, UserRole
 from medcircle.auth.security import hash_password
+from medcircle.config import Settings
 from medcircle.demo import repository
 from medcircle.demo.models import DemoWorld
-from medcircle.demo.world import DEMO_PASSWORD, World
+from medcircle.demo.world import DEMO_PASSWORD, DemoReferral, World
 from medcircle.kit import clock
+from medcircle.kit.crypto import FieldCipher, cipher_for
 from medcircle.kit.errors import Conflict, Forbidden
 from medcircle.kit.i18n import N_
+from medcircle.patients.domain import mask_phone, normalise_national_id
+from medcircle.patients.models import Consent, Patient
+from medcircle.referrals import savings
+from medcircle.referrals.domain import URGENCY_RANK, Status, TimerKind, Urgency
+from medcircle.referrals.models import Referral, ReferralEvent
 from medcircle.registry.domain import adcode_parts
 from medcircle.registry.models import (
     Alliance,
@@ -41,6 +50,7 @@ from medcircle.registry.models import (
     InstitutionName,
     Practitioner,
 )
+from medcircle.tasks.models import Timer
 
 ALREADY_LOADED = N_("The demo world is already loaded in this database.")
 NOT_EMPTY = N_(
@@ -68,6 +78,15 @@ class Keys:
     alliances: dict[str, int] = field(default_factory=dict)
     frameworks: dict[str, int] = field(default_factory=dict)
     agreements: dict[str, int] = field(default_factory=dict)
+    patients: dict[str, int] = field(default_factory=dict)
+    consents: dict[str, int] = field(default_factory=dict)
+    referrals: dict[str, int] = field(default_factory=dict)
+    # the deployment's settings: its data key seals the patients' numbers
+    settings: Settings | None = None
+
+    def cipher(self) -> FieldCipher:
+        assert self.settings is not None
+        return cipher_for(self.settings.data_key, self.settings.secret_key)
 
 
 LoadStep = Callable[[Session, World, Keys], None]
@@ -304,6 +323,228 @@ def _agreements(session: Session, world: World, keys: Keys) -> None:
     )
 
 
+NATIONAL_ID_KIND = "national_id"
+TIMER_SUBJECT = "referral"
+
+
+def _patients(session: Session, world: World, keys: Keys) -> None:
+    cipher = keys.cipher()
+
+    def sealed(value: str | None) -> str | None:
+        return cipher.seal(value) if value else None
+
+    rows = []
+    for p in world.patients:
+        number = normalise_national_id(p.national_id)
+        rows.append(
+            {
+                "institution_id": keys.institutions[p.institution],
+                "name": p.name,
+                "sex": p.sex,
+                "birth_date": p.birth_date,
+                "national_id_sealed": cipher.seal(number),
+                "national_id_hash": cipher.digest(number, kind=NATIONAL_ID_KIND),
+                "national_id_masked": mask_national_id(number),
+                "phone_sealed": sealed(p.phone),
+                "phone_masked": mask_phone(p.phone) if p.phone else None,
+                "residence_division_code": p.residence_division_code,
+                "address": None,
+                "guardian_name": p.guardian_name,
+                "guardian_relation": p.guardian_relation,
+                "guardian_phone_sealed": sealed(p.guardian_phone),
+                "guardian_phone_masked": mask_phone(p.guardian_phone) if p.guardian_phone else None,
+                "email": None,
+                "merged_into_id": None,
+                "is_synthetic": True,
+                "created_at": p.registered_at,
+                "updated_at": p.registered_at,
+                "version": 1,
+            }
+        )
+    ids = repository.insert_returning_ids(session, Patient, rows)
+    keys.patients = {p.key: n for p, n in zip(world.patients, ids, strict=True)}
+    rows = [
+        {
+            "patient_id": keys.patients[c.patient],
+            "receiving_institution_id": keys.institutions[c.receiving_institution],
+            "purpose": c.purpose,
+            "given_by": c.given_by,
+            "given_by_name": c.given_by_name,
+            "given_at": c.given_at,
+            "valid_until": c.valid_until,
+            "recorded_by_user_id": keys.users[c.recorded_by],
+            "recorded_at": c.given_at + timedelta(minutes=2),
+            "withdrawn_at": c.withdrawn_at,
+            "withdrawn_by_user_id": keys.users[c.withdrawn_by] if c.withdrawn_by else None,
+            "withdrawal_reason": c.withdrawal_reason,
+            "is_synthetic": True,
+        }
+        for c in world.consents
+    ]
+    ids = repository.insert_returning_ids(session, Consent, rows)
+    keys.consents = {c.key: n for c, n in zip(world.consents, ids, strict=True)}
+
+
+def triage_limit(settings: Settings, urgency: str) -> timedelta:
+    hours = {
+        Urgency.EMERGENCY: settings.triage_hours_emergency,
+        Urgency.URGENT: settings.triage_hours_urgent,
+        Urgency.ROUTINE: settings.triage_hours_routine,
+    }[Urgency(urgency)]
+    return timedelta(hours=hours)
+
+
+def _saving(
+    session: Session, r: DemoReferral, row: dict[str, Any], settings: Settings
+) -> tuple[float | None, float | None]:
+    """The cost the family avoided, as the referral service records it on completion."""
+    if r.completed_at is None:
+        return None, None
+    transient = Referral(
+        direction=r.direction,
+        local_plan=r.local_plan,
+        care_type=r.care_type,
+        patient_id=row["patient_id"],
+        sender_institution_id=row["sender_institution_id"],
+        receiver_institution_id=row["receiver_institution_id"],
+    )
+    found = savings.saving_for(session, transient, settings)
+    return found if found is not None else (None, None)
+
+
+def _referrals(session: Session, world: World, keys: Keys) -> None:
+    settings = keys.settings
+    assert settings is not None
+    dept = keys.departments
+    rows = []
+    for r in world.referrals:
+        transitions = [e for e in r.events if e.action not in ("create", "return")]
+        row: dict[str, Any] = {
+            "reference": r.reference,
+            "direction": r.direction,
+            "status": r.status,
+            "urgency": r.urgency,
+            "urgency_rank": URGENCY_RANK[Urgency(r.urgency)],
+            "care_type": r.care_type,
+            "patient_id": keys.patients[r.patient],
+            "consent_id": keys.consents[r.consent] if r.consent else None,
+            "sender_institution_id": keys.institutions[r.sender],
+            "sender_department_id": dept[(r.sender, r.sender_specialty)],
+            "sender_user_id": keys.users[r.sender_user],
+            "receiver_institution_id": keys.institutions[r.receiver],
+            "receiver_department_id": dept[(r.receiver, r.receiver_specialty)],
+            "icd10_code": r.icd10_code,
+            "diagnosis": r.diagnosis,
+            "reason": r.reason,
+            "clinical_summary": r.clinical_summary,
+            "outside_network": r.outside_network,
+            "outside_network_reason": r.outside_network_reason,
+            "parent_id": None,
+            "redirected_to_id": None,
+            "submitted_at": r.submitted_at,
+            "triage_due_at": r.submitted_at + triage_limit(settings, r.urgency),
+            "escalation_level": 0,
+            "triaged_at": r.triaged_at,
+            "triaged_by_user_id": keys.users[r.triaged_by] if r.triaged_by else None,
+            "decision_reason": r.decision_reason,
+            "appointment_at": r.appointment_at,
+            "appointment_place": r.appointment_place,
+            "what_to_bring": r.what_to_bring,
+            "arrived_at": r.arrived_at,
+            "completed_at": r.completed_at,
+            "outcome_summary": r.outcome_summary,
+            "local_plan": r.local_plan,
+            "closed_at": r.closed_at,
+            "cancel_reason": r.cancel_reason,
+            "is_synthetic": True,
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+            # one update of the row per transition after the first submission
+            "version": max(1, len(transitions)),
+        }
+        row["saving_yuan"], row["saving_distance_km"] = _saving(session, r, row, settings)
+        rows.append(row)
+    ids = repository.insert_returning_ids(session, Referral, rows)
+    keys.referrals = {r.reference: n for r, n in zip(world.referrals, ids, strict=True)}
+    links = [
+        {
+            "id": keys.referrals[r.reference],
+            "parent_id": keys.referrals[r.parent] if r.parent else None,
+            "redirected_to_id": keys.referrals[r.redirected_to] if r.redirected_to else None,
+        }
+        for r in world.referrals
+        if r.parent or r.redirected_to
+    ]
+    repository.update_rows(session, Referral, links)
+    by_reference = {r.reference: r for r in world.referrals}
+    events = []
+    for r in world.referrals:
+        for e in r.events:
+            detail: dict[str, Any] = dict(e.detail)
+            if e.action == "return":
+                detail["referral_id"] = keys.referrals[str(detail["reference"])]
+            if e.action == "redirect" and "redirected_to" in detail:
+                new = by_reference[str(detail["redirected_to"])]
+                detail["receiver_department_id"] = dept[(new.receiver, new.receiver_specialty)]
+            events.append(
+                {
+                    "referral_id": keys.referrals[r.reference],
+                    "at": e.at,
+                    "action": e.action,
+                    "from_status": e.from_status,
+                    "to_status": e.to_status,
+                    "actor_user_id": keys.users[e.actor] if e.actor else None,
+                    "actor_institution_id": keys.institutions[e.actor_institution]
+                    if e.actor_institution
+                    else None,
+                    "note": e.note,
+                    "detail": detail,
+                }
+            )
+    repository.insert_rows(session, ReferralEvent, events)
+    repository.insert_rows(session, Timer, _timers(world, keys, settings))
+
+
+def _timers(world: World, keys: Keys, settings: Settings) -> list[dict[str, Any]]:
+    """The timers the open referrals keep running, as the referral service starts them."""
+    rows = []
+    for r in world.referrals:
+        base = {
+            "subject_type": TIMER_SUBJECT,
+            "subject_id": keys.referrals[r.reference],
+            "attempts": 0,
+            "claimed_until": None,
+            "claimed_by": None,
+            "done_at": None,
+            "outcome": None,
+            "last_error": None,
+        }
+        if r.status == Status.SUBMITTED:
+            limit = triage_limit(settings, r.urgency)
+            rows.append(
+                base
+                | {
+                    "kind": TimerKind.TRIAGE_OVERDUE.value,
+                    "due_at": r.submitted_at + limit,
+                    "payload": {"step": 1, "limit_seconds": limit.total_seconds()},
+                    "created_at": r.submitted_at,
+                }
+            )
+        elif r.status == Status.SCHEDULED:
+            assert r.appointment_at is not None
+            scheduled = [e.at for e in r.events if e.to_status == Status.SCHEDULED]
+            rows.append(
+                base
+                | {
+                    "kind": TimerKind.APPOINTMENT_PASSED.value,
+                    "due_at": r.appointment_at + timedelta(hours=settings.appointment_grace_hours),
+                    "payload": {"appointment_at": r.appointment_at.isoformat()},
+                    "created_at": scheduled[-1],
+                }
+            )
+    return rows
+
+
 # The tables in the order their foreign keys need; later parts append their writers.
 LOAD_STEPS: tuple[tuple[str, LoadStep], ...] = (
     ("institutions", _institutions),
@@ -312,6 +553,8 @@ LOAD_STEPS: tuple[tuple[str, LoadStep], ...] = (
     ("practitioners", _practitioners),
     ("alliances", _alliances),
     ("agreements", _agreements),
+    ("patients", _patients),
+    ("referrals", _referrals),
 )
 
 
@@ -331,13 +574,15 @@ def load_world(
     session: Session,
     actor: Actor,
     world: World,
+    settings: Settings,
     *,
     on_step: Callable[[str], None] | None = None,
 ) -> LoadResult:
     """Write ``world`` into an empty database (platform admins only) and mark it a demo.
 
     Refuses a database that already holds a demo world or any institution or account, so
-    real data is never mixed with synthetic people.
+    real data is never mixed with synthetic people. The patients' numbers are sealed with
+    the data key of ``settings``; the referral timers follow its triage limits.
     """
     if not (actor.can(Permission.REGISTRY_MANAGE_ALL) and actor.can(Permission.USER_MANAGE_ALL)):
         raise Forbidden()
@@ -348,10 +593,11 @@ def load_world(
     wanted = {i.division_code for i in world.institutions}
     wanted |= {f.party_a_division_code for f in world.frameworks}
     wanted |= {f.party_b_division_code for f in world.frameworks}
+    wanted |= {p.residence_division_code for p in world.patients}
     missing = repository.missing_divisions(session, wanted)
     if missing:
         raise Conflict(NO_REFERENCE_DATA, code="reference_data_missing", count=len(missing))
-    keys = Keys()
+    keys = Keys(settings=settings)
     for label, step in LOAD_STEPS:
         step(session, world, keys)
         session.flush()
@@ -368,7 +614,12 @@ def load_world(
         "demo.load",
         object_type="demo_world",
         object_id=record.id,
-        detail={"seed": world.seed, "generator_version": world.version, "counts": counts},
+        detail={
+            "seed": world.seed,
+            "generator_version": world.version,
+            "as_of": world.as_of.isoformat(),
+            "counts": counts,
+        },
     )
     return LoadResult(world_id=record.id, seed=world.seed, counts=counts)
 
@@ -389,8 +640,10 @@ class DemoLogin:
 
 
 def demo_logins(session: Session, world: World) -> list[DemoLogin]:
-    """The demo accounts of ``world`` as they stand in the database (one per role)."""
-    found = repository.users_with_institutions(session, [u.username for u in world.users])
+    """The demo logins of ``world`` as they stand in the database (the listed accounts)."""
+    found = repository.users_with_institutions(
+        session, [u.username for u in world.users if u.listed]
+    )
     return [
         DemoLogin(
             username=user.username,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DEFAULT_SEED = 2017
 DEMO_PASSWORD = "medcircle-demo"  # noqa: S105 (the published password of the demo logins)
 
@@ -77,6 +77,8 @@ class DemoUser:
     locale: str
     practitioner: str | None
     created_on: date
+    # printed by ``medcircle demo load``; the staff who act in the referral histories are not
+    listed: bool = True
 
 
 @dataclass(frozen=True)
@@ -154,12 +156,103 @@ class DemoGoal:
     updated_on: date
 
 
+@dataclass(frozen=True)
+class DemoPatient:
+    """A synthetic person registered by one institution (``national_id`` in clear here; the
+    loader seals it)."""
+
+    key: str
+    institution: str
+    name: str
+    sex: str
+    birth_date: date
+    national_id: str
+    phone: str | None
+    residence_division_code: str
+    guardian_name: str | None
+    guardian_relation: str | None
+    guardian_phone: str | None
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class DemoConsent:
+    key: str
+    patient: str
+    receiving_institution: str
+    purpose: str
+    given_by: str
+    given_by_name: str
+    given_at: datetime
+    valid_until: date | None
+    recorded_by: str
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdrawal_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoEvent:
+    """One step of a referral's history; ``actor`` is a username (None: the platform)."""
+
+    at: datetime
+    action: str
+    from_status: str | None
+    to_status: str
+    actor: str | None
+    actor_institution: str | None
+    note: str | None = None
+    detail: tuple[tuple[str, str | bool], ...] = ()
+
+
+@dataclass(frozen=True)
+class DemoReferral:
+    reference: str
+    direction: str
+    status: str
+    urgency: str
+    care_type: str
+    patient: str
+    consent: str | None
+    sender: str
+    sender_specialty: str
+    sender_user: str
+    receiver: str
+    receiver_specialty: str
+    icd10_code: str
+    diagnosis: str
+    reason: str
+    clinical_summary: str
+    outside_network: bool
+    outside_network_reason: str | None
+    parent: str | None
+    redirected_to: str | None
+    submitted_at: datetime
+    triaged_at: datetime | None
+    triaged_by: str | None
+    decision_reason: str | None
+    appointment_at: datetime | None
+    appointment_place: str | None
+    what_to_bring: str | None
+    arrived_at: datetime | None
+    completed_at: datetime | None
+    outcome_summary: str | None
+    local_plan: bool
+    closed_at: datetime | None
+    cancel_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    events: tuple[DemoEvent, ...]
+
+
 @dataclass
 class World:
     """Everything the demo loads, in the order it is generated."""
 
     seed: int
     version: str = GENERATOR_VERSION
+    # the day the world is generated for: the referral histories end the day before it
+    as_of: date = date(2026, 1, 1)
     institutions: list[DemoInstitution] = field(default_factory=list)
     institution_names: list[DemoInstitutionName] = field(default_factory=list)
     departments: list[DemoDepartment] = field(default_factory=list)
@@ -171,6 +264,9 @@ class World:
     frameworks: list[DemoFramework] = field(default_factory=list)
     agreements: list[DemoAgreement] = field(default_factory=list)
     goals: list[DemoGoal] = field(default_factory=list)
+    patients: list[DemoPatient] = field(default_factory=list)
+    consents: list[DemoConsent] = field(default_factory=list)
+    referrals: list[DemoReferral] = field(default_factory=list)
 
     def institution(self, code: str) -> DemoInstitution:
         for inst in self.institutions:
@@ -193,7 +289,7 @@ class World:
             for f in dataclasses.fields(self)
             if isinstance(getattr(self, f.name), list)
         }
-        payload["seed"] = [{"seed": self.seed, "version": self.version}]
+        payload["seed"] = [{"seed": self.seed, "version": self.version, "as_of": self.as_of}]
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=_plain)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -9,12 +9,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Actor, Role
+from medcircle.config import Settings
 from medcircle.demo import service
 from medcircle.demo.generator import generate
+from medcircle.kit import clock
 
 OPERATOR = Actor(
     user_id=0, username="cli", institution_id=0, roles=frozenset({Role.PLATFORM_ADMIN})
 )
+
+
+DEMO_SETTINGS = Settings(secret_key="demo-test-secret-key-0123456789-abcdefghijkl")
+# the day the tests' worlds are generated for (fixed once, should the day change meanwhile)
+DEMO_DAY = clock.today()
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +30,7 @@ def demo(engine: Engine) -> Iterator[Session]:
     conn = engine.connect()
     trans = conn.begin()
     session = Session(bind=conn, join_transaction_mode="create_savepoint")
-    service.load_world(session, OPERATOR, generate(2017))
+    service.load_world(session, OPERATOR, generate(2017, as_of=DEMO_DAY), DEMO_SETTINGS)
     session.flush()
     yield session
     session.close()

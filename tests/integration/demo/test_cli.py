@@ -27,6 +27,8 @@ USERNAMES = (
     "clinician",
     "coordinator",
     "auditor",
+    "county",
+    "bch",
 )
 
 
@@ -55,6 +57,8 @@ def assert_logins_printed(output: str) -> None:
     assert "medcircle-demo" in output
     for username in USERNAMES:
         assert username in output
+    # the hospitals' own accounts act in the histories but are not printed
+    assert "bdch.doctor" not in output
 
 
 def test_loads_once_then_shows_the_logins(database: str) -> None:
