@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +22,6 @@ from medcircle.config import Settings
 from medcircle.db import make_engine
 from medcircle.main import create_app
 from tests import factories
-
 
 # examples are judged on what they find, not how long they take: parallel workers and a
 # shared machine make single examples slow now and then

@@ -3,14 +3,11 @@ details (goals, documents, termination), framework agreements."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from medcircle.agreements import service
@@ -43,16 +40,21 @@ from medcircle.kit import clock
 from medcircle.kit.errors import Conflict, DomainError, Forbidden
 from medcircle.kit.i18n import N_, gettext
 from medcircle.kit.pagination import PageParams
+from medcircle.web import forms
 from medcircle.web.deps import DB, PageActor, Paging, settings_of
+from medcircle.web.forms import (
+    CHECK_VALUE,
+    REQUIRED,
+    Form,
+    FormValues,
+    build,
+    form_date,
+    form_int,
+)
 from medcircle.web.templating import render
 
 router = APIRouter()
 
-REQUIRED = N_("This field is required.")
-TOO_LONG = N_("This text is too long.")
-BAD_DATE = N_("Enter a date as YYYY-MM-DD.")
-BAD_NUMBER = N_("Enter a whole number.")
-CHECK_VALUE = N_("Check this value.")
 SAVED = N_("Saved.")
 
 LABELS = {
@@ -73,88 +75,8 @@ FORM_FIELD = {
 }
 
 
-@dataclass
-class FormValues:
-    """The submitted form: single values and repeated ones (checkboxes)."""
-
-    values: dict[str, list[str]] = field(default_factory=dict)
-
-    def get(self, name: str) -> str:
-        found = self.values.get(name)
-        return found[0].strip() if found else ""
-
-    def getlist(self, name: str) -> list[str]:
-        return [v.strip() for v in self.values.get(name, []) if v.strip()]
-
-
-async def read_form(request: Request) -> FormValues:
-    form = await request.form()
-    values: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(key, []).append(value)
-    return FormValues(values)
-
-
-Form = Annotated[FormValues, Depends(read_form)]
-
-
-class Errors(dict[str, list[str]]):
-    """Messages per form field, already translated."""
-
-    def add(self, name: str, message: str, **params: Any) -> None:
-        self.setdefault(FORM_FIELD.get(name, name), []).append(gettext(message, **params))
-
-    def from_domain(self, exc: DomainError) -> None:
-        if not exc.field_errors:
-            self.setdefault("_form", []).append(exc.text())
-        for fe in exc.field_errors:
-            self.setdefault(FORM_FIELD.get(fe.field, fe.field), []).append(fe.text())
-
-    def from_pydantic(self, exc: ValidationError) -> None:
-        for e in exc.errors():
-            name = str(e["loc"][0]) if e["loc"] else "_form"
-            kind = e["type"]
-            if kind in ("missing", "string_too_short"):
-                self.add(name, REQUIRED)
-            elif kind == "string_too_long":
-                self.add(name, TOO_LONG)
-            else:
-                self.add(name, CHECK_VALUE)
-
-
-def _date(form: FormValues, name: str, errors: Errors, required: bool = False) -> date | None:
-    raw = form.get(name)
-    if not raw:
-        if required:
-            errors.add(name, REQUIRED)
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.add(name, BAD_DATE)
-        return None
-
-
-def _int(form: FormValues, name: str, errors: Errors, required: bool = False) -> int | None:
-    raw = form.get(name)
-    if not raw:
-        if required:
-            errors.add(name, REQUIRED)
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        errors.add(name, BAD_NUMBER)
-        return None
-
-
-def _build(model: type[BaseModel], values: dict[str, Any], errors: Errors) -> Any:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        errors.from_pydantic(exc)
-        return None
+class Errors(forms.Errors):
+    field_names = FORM_FIELD
 
 
 def _labels(mapping: dict[Any, str]) -> list[tuple[str, str]]:
@@ -176,7 +98,7 @@ def _page_filter(request: Request, errors: Errors) -> tuple[AgreementFilter, dic
     """Filters from the query string, forgiving blanks; bad values are reported, not fatal."""
     qp = request.query_params
     form = FormValues({k: qp.getlist(k) for k in qp})
-    on = _date(form, "active_on", errors) or clock.today()
+    on = form_date(form, "active_on", errors) or clock.today()
     for problem in date_errors(active_on=on):
         errors.add(problem.field, problem.message, **problem.params_dict)
         on = clock.today()
@@ -192,7 +114,7 @@ def _page_filter(request: Request, errors: Errors) -> tuple[AgreementFilter, dic
     if kind and kind not in {k.value for k in AgreementKind}:
         errors.add("kind", CHECK_VALUE)
         kind = ""
-    months = _int(form, "ending_within_months", errors)
+    months = form_int(form, "ending_within_months", errors)
     if months is not None and not 1 <= months <= 120:
         errors.add("ending_within_months", CHECK_VALUE)
         months = None
@@ -202,9 +124,9 @@ def _page_filter(request: Request, errors: Errors) -> tuple[AgreementFilter, dic
         on=on,
         status=status,
         kind=kind or None,
-        institution_id=_int(form, "institution_id", errors),
+        institution_id=form_int(form, "institution_id", errors),
         specialty=form.get("specialty")[:32] or None,
-        framework_id=_int(form, "framework_id", errors),
+        framework_id=form_int(form, "framework_id", errors),
         ends_before=add_months(on, months) if months else None,
         has_overdue_goals=overdue,
         q=form.get("q")[:100] or None,
@@ -280,15 +202,15 @@ def _agreement_values(form: FormValues, errors: Errors) -> dict[str, Any]:
     kind = form.get("kind")
     return {
         "code": form.get("code") or None,
-        "framework_id": _int(form, "framework_id", errors),
+        "framework_id": form_int(form, "framework_id", errors),
         "kind": kind or None,
-        "supporting_institution_id": _int(form, "supporting_institution_id", errors),
-        "supported_institution_id": _int(form, "supported_institution_id", errors),
+        "supporting_institution_id": form_int(form, "supporting_institution_id", errors),
+        "supported_institution_id": form_int(form, "supported_institution_id", errors),
         "title_zh": form.get("title_zh") or None,
         "title_en": form.get("title_en") or None,
-        "signed_on": _date(form, "signed_on", errors),
-        "starts_on": _date(form, "starts_on", errors, required=True),
-        "ends_on": _date(form, "ends_on", errors, required=True),
+        "signed_on": form_date(form, "signed_on", errors),
+        "starts_on": form_date(form, "starts_on", errors, required=True),
+        "ends_on": form_date(form, "ends_on", errors, required=True),
         "specialties": form.getlist("specialties"),
         "licensed_name_zh": form.get("licensed_name_zh") or None,
         "licensed_name_en": form.get("licensed_name_en") or None,
@@ -350,7 +272,7 @@ def new_agreement_submit(request: Request, session: DB, actor: PageActor, form: 
         errors.add("supporting_institution_id", N_("Choose the supporting institution."))
     if not values["supported_institution_id"]:
         errors.add("supported_institution_id", N_("Choose the supported institution."))
-    data = None if errors else _build(AgreementCreate, values, errors)
+    data = None if errors else build(AgreementCreate, values, errors)
     if data is not None:
         try:
             view = service.create_agreement(session, actor, data)
@@ -402,14 +324,14 @@ def edit_agreement_submit(
     view = service.get_agreement(session, actor, agreement_id)
     errors = Errors()
     values = _agreement_values(form, errors)
-    values["version"] = _int(form, "version", errors, required=True)
+    values["version"] = form_int(form, "version", errors, required=True)
     for name in ("kind", "supporting_institution_id", "supported_institution_id"):
         if not values[name]:
             errors.add(name, REQUIRED)
     if not values["code"]:
         values["code"] = view.agreement.code
     # blank optional fields clear the stored value; required ones were checked above
-    data = None if errors else _build(AgreementUpdate, values, errors)
+    data = None if errors else build(AgreementUpdate, values, errors)
     status_code = 422
     if data is not None:
         try:
@@ -522,13 +444,13 @@ def add_goal_submit(
     values: dict[str, Any] = {
         "description_zh": form.get("description_zh"),
         "description_en": form.get("description_en") or None,
-        "due_on": _date(form, "due_on", errors, required=True),
+        "due_on": form_date(form, "due_on", errors, required=True),
         "status": form.get("status") or GoalStatus.PLANNED.value,
         "progress_note": form.get("progress_note") or None,
     }
     if not values["description_zh"]:
         errors.add("description_zh", REQUIRED)
-    data = None if errors else _build(GoalCreate, values, errors)
+    data = None if errors else build(GoalCreate, values, errors)
     if data is not None:
         try:
             service.add_goal(session, actor, agreement_id, data)
@@ -550,14 +472,14 @@ def update_goal_submit(
     values: dict[str, Any] = {
         "status": form.get("status") or None,
         "progress_note": form.get("progress_note") or None,
-        "achieved_on": _date(form, "achieved_on", errors),
+        "achieved_on": form_date(form, "achieved_on", errors),
     }
     goal, agreement = service.get_goal(session, actor, goal_id)
     if values["status"] not in (None, "achieved") and values["achieved_on"] == goal.achieved_on:
         # the form shows the stored achievement date: moving the goal away from "achieved"
         # takes that date away with it instead of refusing the change
         values["achieved_on"] = None
-    data = None if errors else _build(GoalUpdate, values, errors)
+    data = None if errors else build(GoalUpdate, values, errors)
     view: service.GoalView | None = None
     if data is not None:
         try:
@@ -601,13 +523,13 @@ def terminate_submit(
 ) -> Response:
     errors = Errors()
     values: dict[str, Any] = {
-        "terminated_on": _date(form, "terminated_on", errors, required=True),
+        "terminated_on": form_date(form, "terminated_on", errors, required=True),
         "reason": form.get("reason"),
-        "version": _int(form, "version", errors, required=True),
+        "version": form_int(form, "version", errors, required=True),
     }
     if not values["reason"]:
         errors.add("reason", REQUIRED)
-    data = None if errors else _build(AgreementTerminate, values, errors)
+    data = None if errors else build(AgreementTerminate, values, errors)
     status_code = 422
     if data is not None:
         try:
@@ -693,9 +615,9 @@ def _framework_values(form: FormValues, errors: Errors) -> dict[str, Any]:
         "party_a_division_code": form.get("party_a_division_code"),
         "party_b": form.get("party_b"),
         "party_b_division_code": form.get("party_b_division_code"),
-        "signed_on": _date(form, "signed_on", errors, required=True),
-        "starts_on": _date(form, "starts_on", errors, required=True),
-        "ends_on": _date(form, "ends_on", errors),
+        "signed_on": form_date(form, "signed_on", errors, required=True),
+        "starts_on": form_date(form, "starts_on", errors, required=True),
+        "ends_on": form_date(form, "ends_on", errors),
         "summary": form.get("summary") or None,
     }
 
@@ -739,7 +661,7 @@ def new_framework_submit(request: Request, session: DB, actor: PageActor, form: 
     _require_frameworks(actor)
     errors = Errors()
     values = _framework_values(form, errors)
-    data = None if errors else _build(FrameworkCreate, values, errors)
+    data = None if errors else build(FrameworkCreate, values, errors)
     if data is not None:
         try:
             fw = service.create_framework(session, actor, data)
@@ -812,8 +734,8 @@ def edit_framework_submit(
     _require_frameworks(actor)
     errors = Errors()
     values = _framework_values(form, errors)
-    values["version"] = _int(form, "version", errors, required=True)
-    data = None if errors else _build(FrameworkUpdate, values, errors)
+    values["version"] = form_int(form, "version", errors, required=True)
+    data = None if errors else build(FrameworkUpdate, values, errors)
     status_code = 422
     if data is not None:
         try:

@@ -3,14 +3,11 @@ page (masked numbers, unmasking with a reason, consents, referrals), duplicates 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Actor, Permission
@@ -39,16 +36,21 @@ from medcircle.patients.schemas import (
 )
 from medcircle.referrals.domain import DIRECTION_LABELS
 from medcircle.referrals.domain import STATUS_LABELS as REFERRAL_STATUS_LABELS
+from medcircle.web import forms
 from medcircle.web.deps import DB, PageActor, Paging, settings_of
+from medcircle.web.forms import (
+    REQUIRED,
+    Form,
+    FormValues,
+    build,
+    form_date,
+    form_int,
+    form_local_datetime,
+)
 from medcircle.web.templating import render
 
 router = APIRouter()
 
-REQUIRED = N_("This field is required.")
-TOO_LONG = N_("This text is too long.")
-BAD_DATE = N_("Enter a date as YYYY-MM-DD.")
-BAD_TIME = N_("Enter a date and time.")
-CHECK_VALUE = N_("Check this value.")
 REASON_TOO_SHORT = N_("Give a reason of at least 3 characters.")
 SAVED = N_("Saved.")
 REGISTERED = N_("The patient is registered.")
@@ -70,97 +72,20 @@ LABELS = {
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-@dataclass
-class FormValues:
-    values: dict[str, str] = field(default_factory=dict)
-
-    def get(self, name: str) -> str:
-        return self.values.get(name, "").strip()
-
-
-async def read_form(request: Request) -> FormValues:
-    form = await request.form()
-    return FormValues({k: v for k, v in form.items() if isinstance(v, str)})
-
-
-Form = Annotated[FormValues, Depends(read_form)]
-
-
-class Errors(dict[str, list[str]]):
-    """Messages per form field, already translated."""
+class Errors(forms.Errors):
+    """Messages per form field; a refused registration remembers the record it duplicates."""
 
     duplicate_id: int | None = None
-
-    def add(self, name: str, message: str, **params: Any) -> None:
-        self.setdefault(name, []).append(gettext(message, **params))
 
     def from_domain(self, exc: DomainError) -> None:
         if isinstance(exc, service.DuplicatePatient):
             self.duplicate_id = exc.existing_id
-        if not exc.field_errors:
-            self.setdefault("_form", []).append(exc.text())
-        for fe in exc.field_errors:
-            self.setdefault(fe.field, []).append(fe.text())
+        super().from_domain(exc)
 
-    def from_pydantic(self, exc: ValidationError) -> None:
-        for e in exc.errors():
-            name = str(e["loc"][0]) if e["loc"] else "_form"
-            kind = e["type"]
-            if kind == "missing":
-                self.add(name, REQUIRED)
-            elif kind == "string_too_short":
-                self.add(name, REASON_TOO_SHORT if name == "reason" else REQUIRED)
-            elif kind == "string_too_long":
-                self.add(name, TOO_LONG)
-            else:
-                self.add(name, CHECK_VALUE)
-
-
-def _date(form: FormValues, name: str, errors: Errors, required: bool = False) -> date | None:
-    raw = form.get(name)
-    if not raw:
-        if required:
-            errors.add(name, REQUIRED)
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.add(name, BAD_DATE)
-        return None
-
-
-def _local_time(form: FormValues, name: str, errors: Errors) -> datetime | None:
-    """A ``datetime-local`` field, read as China time."""
-    raw = form.get(name)
-    if not raw:
-        errors.add(name, REQUIRED)
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        errors.add(name, BAD_TIME)
-        return None
-    return value.replace(tzinfo=CHINA) if value.tzinfo is None else value
-
-
-def _int(form: FormValues, name: str, errors: Errors) -> int | None:
-    raw = form.get(name)
-    if not raw:
-        errors.add(name, REQUIRED)
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        errors.add(name, CHECK_VALUE)
-        return None
-
-
-def _build(model: type[BaseModel], values: dict[str, Any], errors: Errors) -> Any:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        errors.from_pydantic(exc)
-        return None
+    def pydantic_message(self, name: str, kind: str) -> str:
+        if kind == "string_too_short" and name == "reason":
+            return REASON_TOO_SHORT
+        return super().pydantic_message(name, kind)
 
 
 def _refused(session: Session, errors: Errors, exc: DomainError) -> int:
@@ -193,12 +118,12 @@ def _require_manage(actor: Actor) -> None:
 def patients_page(request: Request, session: DB, actor: PageActor, paging: Paging) -> Response:
     errors = Errors()
     qp = request.query_params
-    form = FormValues({k: qp.get(k, "") for k in ("q", "birth_date")})
+    form = FormValues({k: [qp.get(k, "")] for k in ("q", "birth_date")})
     q = form.get("q")[:64]
     if q and looks_like_national_id(q):
         # ID numbers are searched by POST only: they never stay in a URL
         q = ""
-    born = _date(form, "birth_date", errors)
+    born = form_date(form, "birth_date", errors)
     return _list(request, session, actor, paging, service.Search(q=q, birth_date=born), errors)
 
 
@@ -208,7 +133,7 @@ def patients_search(request: Request, session: DB, actor: PageActor, form: Form)
     any other search goes on as a plain link."""
     errors = Errors()
     q = form.get("q")[:64]
-    born = _date(form, "birth_date", errors)
+    born = form_date(form, "birth_date", errors)
     if errors or not looks_like_national_id(q):
         query = {k: v for k, v in (("q", q), ("birth_date", form.get("birth_date"))) if v}
         return _redirect("/patients" + ("?" + urlencode(query) if query else ""))
@@ -280,7 +205,7 @@ _PERSON_FIELDS = (
 
 def _person_values(form: FormValues, errors: Errors) -> dict[str, Any]:
     values: dict[str, Any] = {name: form.get(name) or None for name in _PERSON_FIELDS}
-    values["birth_date"] = _date(form, "birth_date", errors, required=True)
+    values["birth_date"] = form_date(form, "birth_date", errors, required=True)
     for name in ("name", "sex", "residence_division_code"):
         if not values[name]:
             errors.add(name, REQUIRED)
@@ -324,7 +249,7 @@ def new_patient_submit(request: Request, session: DB, actor: PageActor, form: Fo
     _require_manage(actor)
     errors = Errors()
     values = _person_values(form, errors)
-    data = None if errors else _build(PatientCreate, values, errors)
+    data = None if errors else build(PatientCreate, values, errors)
     status_code = 422
     if data is not None:
         try:
@@ -371,11 +296,11 @@ def edit_patient_submit(
     patient = service.get_patient(session, actor, patient_id)
     errors = Errors()
     values = _person_values(form, errors)
-    version = _int(form, "version", errors)
+    version = form_int(form, "version", errors, required=True)
     for number in ("national_id", "phone", "guardian_phone"):
         if values[number] is None:
             values.pop(number)
-    data = None if errors else _build(PatientUpdate, {**values, "version": version}, errors)
+    data = None if errors else build(PatientUpdate, {**values, "version": version}, errors)
     status_code = 422
     if data is not None:
         try:
@@ -482,7 +407,7 @@ def unmask_submit(
     """Shows the full number once, in this answer only (never in a URL or a stored page)."""
     errors = Errors()
     values = {"field": form.get("field"), "reason": form.get("reason")}
-    data = _build(UnmaskIn, values, errors)
+    data = build(UnmaskIn, values, errors)
     if data is not None:
         try:
             value = service.unmask(session, actor, patient_id, data, settings_of(request))
@@ -511,13 +436,13 @@ def consent_submit(
         "purpose": form.get("purpose") or None,
         "given_by": form.get("given_by") or None,
         "given_by_name": form.get("given_by_name"),
-        "given_at": _local_time(form, "given_at", errors),
-        "valid_until": _date(form, "valid_until", errors),
+        "given_at": form_local_datetime(form, "given_at", errors, required=True),
+        "valid_until": form_date(form, "valid_until", errors),
     }
     for name in ("receiving_institution_id", "given_by", "given_by_name"):
         if not values[name]:
             errors.add(name, REQUIRED)
-    data = None if errors else _build(ConsentCreate, values, errors)
+    data = None if errors else build(ConsentCreate, values, errors)
     status_code = 422
     if data is not None:
         try:
@@ -543,8 +468,8 @@ def withdraw_submit(
     request: Request, session: DB, actor: PageActor, consent_id: int, form: Form
 ) -> Response:
     errors = Errors()
-    patient_id = _int(form, "patient_id", errors)
-    data = _build(ConsentWithdraw, {"reason": form.get("reason")}, errors)
+    patient_id = form_int(form, "patient_id", errors, required=True)
+    data = build(ConsentWithdraw, {"reason": form.get("reason")}, errors)
     status_code = 422
     if data is not None:
         try:
@@ -616,11 +541,11 @@ def merge_submit(
 ) -> Response:
     errors = Errors()
     values = {
-        "duplicate_id": _int(form, "duplicate_id", errors),
-        "version": _int(form, "version", errors),
-        "duplicate_version": _int(form, "duplicate_version", errors),
+        "duplicate_id": form_int(form, "duplicate_id", errors, required=True),
+        "version": form_int(form, "version", errors, required=True),
+        "duplicate_version": form_int(form, "duplicate_version", errors, required=True),
     }
-    data = None if errors else _build(MergeIn, values, errors)
+    data = None if errors else build(MergeIn, values, errors)
     status_code = 422
     if data is not None:
         try:

@@ -3,14 +3,13 @@ the return referral, attachments, and the directory of departments with their cu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,16 +41,22 @@ from medcircle.referrals.models import Referral
 from medcircle.referrals.schemas import ReferralCreate, ReferralUpdate, TransitionIn
 from medcircle.registry import service as registry
 from medcircle.registry.repository import InstitutionFilter
+from medcircle.web import forms
 from medcircle.web.deps import DB, PageActor, Paging, settings_of
+from medcircle.web.forms import (
+    CHECK_VALUE,
+    CST,
+    REQUIRED,
+    Form,
+    FormValues,
+    build,
+    form_int,
+    form_local_datetime,
+)
 from medcircle.web.templating import render
 
 router = APIRouter()
 
-REQUIRED = N_("This field is required.")
-TOO_LONG = N_("This text is too long.")
-CHECK_VALUE = N_("Check this value.")
-BAD_NUMBER = N_("Enter a whole number.")
-BAD_DATETIME = N_("Enter a date and time.")
 CHOOSE_DEPARTMENT = N_("Choose the receiving department.")
 CHOOSE_PATIENT = N_("Choose the patient.")
 SAVED_DRAFT = N_("The draft is saved. Submit it when it is complete.")
@@ -61,8 +66,6 @@ LINK_MADE = N_("The status link is made. Copy it now: it is shown only once.")
 UPLOADED = N_("The file is attached.")
 CHOOSE_FILE = N_("Choose a file to attach.")
 
-# China Standard Time: the circle's clock for the dates people type and read
-CST = timezone(timedelta(hours=8))
 # departments offered by the referral form's picker, in-network first
 PICKER_SIZE = 300
 PICKER_PATIENTS = PageParams(1, 50)
@@ -115,94 +118,13 @@ FORM_FIELD = {"receiver_institution_id": "receiver_department_id", "referral_id"
 # --- forms --------------------------------------------------------------------------------
 
 
-@dataclass
-class FormValues:
-    """The submitted form: single values and repeated ones."""
-
-    values: dict[str, list[str]] = field(default_factory=dict)
-
-    def get(self, name: str) -> str:
-        found = self.values.get(name)
-        return found[0].strip() if found else ""
-
-
-async def read_form(request: Request) -> FormValues:
-    form = await request.form()
-    values: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(key, []).append(value)
-    return FormValues(values)
-
-
-Form = Annotated[FormValues, Depends(read_form)]
-
-
-class Errors(dict[str, list[str]]):
-    """Messages per form field, already translated."""
-
-    def add(self, name: str, message: str, **params: Any) -> None:
-        self.setdefault(FORM_FIELD.get(name, name), []).append(gettext(message, **params))
-
-    def from_domain(self, exc: DomainError) -> None:
-        if not exc.field_errors:
-            self.setdefault("_form", []).append(exc.text())
-        for fe in exc.field_errors:
-            name = fe.field.split(".")[0] if fe.field else "_form"
-            self.setdefault(FORM_FIELD.get(name, name), []).append(fe.text())
-
-    def from_pydantic(self, exc: ValidationError) -> None:
-        for e in exc.errors():
-            name = str(e["loc"][0]) if e["loc"] else "_form"
-            kind = e["type"]
-            if kind in ("missing", "string_too_short"):
-                self.add(name, REQUIRED)
-            elif kind == "string_too_long":
-                self.add(name, TOO_LONG)
-            else:
-                self.add(name, CHECK_VALUE)
-
-
-def _int(form: FormValues, name: str, errors: Errors, required: bool = False) -> int | None:
-    raw = form.get(name)
-    if not raw:
-        if required:
-            errors.add(name, REQUIRED)
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        errors.add(name, BAD_NUMBER)
-        return None
-
-
-def _local_datetime(form: FormValues, name: str, errors: Errors) -> datetime | None:
-    """A date and time typed in China Standard Time (``datetime-local``), as an aware value."""
-    raw = form.get(name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        errors.add(name, BAD_DATETIME)
-        return None
-    if not 2000 <= value.year <= 2999:
-        errors.add(name, BAD_DATETIME)
-        return None
-    return value.replace(tzinfo=CST) if value.tzinfo is None else value
+class Errors(forms.Errors):
+    field_names = FORM_FIELD
 
 
 def local_input(value: datetime | None) -> str:
     """An aware instant as the value of a ``datetime-local`` input (China Standard Time)."""
     return value.astimezone(CST).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-
-def _build(model: type[BaseModel], values: dict[str, Any], errors: Errors) -> Any:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        errors.from_pydantic(exc)
-        return None
 
 
 def _refused(session: Session, errors: Errors, exc: DomainError) -> int:
@@ -374,9 +296,9 @@ def _require_send(actor: Actor) -> None:
 
 def _referral_values(form: FormValues, errors: Errors) -> dict[str, Any]:
     return {
-        "patient_id": _int(form, "patient_id", errors),
-        "receiver_department_id": _int(form, "receiver_department_id", errors),
-        "sender_department_id": _int(form, "sender_department_id", errors),
+        "patient_id": form_int(form, "patient_id", errors),
+        "receiver_department_id": form_int(form, "receiver_department_id", errors),
+        "sender_department_id": form_int(form, "sender_department_id", errors),
         "urgency": form.get("urgency") or None,
         "care_type": form.get("care_type") or None,
         "direction": form.get("direction") or None,
@@ -422,7 +344,7 @@ def new_referral_submit(request: Request, session: DB, actor: PageActor, form: F
     errors = Errors()
     values = _referral_values(form, errors)
     _check_required(values, errors)
-    data = None if errors else _build(ReferralCreate, values, errors)
+    data = None if errors else build(ReferralCreate, values, errors)
     status_code = 422
     if data is not None:
         try:
@@ -516,10 +438,10 @@ def edit_draft_submit(
     _require_send(actor)
     errors = Errors()
     values = _referral_values(form, errors)
-    values["version"] = _int(form, "version", errors, required=True)
+    values["version"] = form_int(form, "version", errors, required=True)
     _check_required(values, errors)
     submit = values.pop("submit")
-    data = None if errors else _build(ReferralUpdate, values, errors)
+    data = None if errors else build(ReferralUpdate, values, errors)
     status_code = 422
     if data is not None:
         try:
@@ -579,7 +501,7 @@ def return_submit(
     values = _referral_values(form, errors)
     values["patient_id"] = parent.patient_id
     _check_required(values, errors, with_patient=False)
-    data = None if errors else _build(ReferralCreate, values, errors)
+    data = None if errors else build(ReferralCreate, values, errors)
     status_code = 422
     if data is not None:
         try:
@@ -809,14 +731,14 @@ def referral_page(request: Request, session: DB, actor: PageActor, referral_id: 
 def _transition_values(form: FormValues, errors: Errors) -> dict[str, Any]:
     return {
         "action": form.get("action") or None,
-        "version": _int(form, "version", errors, required=True),
+        "version": form_int(form, "version", errors, required=True),
         "reason": form.get("reason") or None,
-        "appointment_at": _local_datetime(form, "appointment_at", errors),
+        "appointment_at": form_local_datetime(form, "appointment_at", errors),
         "appointment_place": form.get("appointment_place") or None,
         "what_to_bring": form.get("what_to_bring") or None,
         "outcome_summary": form.get("outcome_summary") or None,
         "local_plan": form.get("local_plan") in ("1", "on", "true"),
-        "receiver_department_id": _int(form, "receiver_department_id", errors),
+        "receiver_department_id": form_int(form, "receiver_department_id", errors),
     }
 
 
@@ -837,7 +759,7 @@ def transition_submit(
                 errors.add(
                     name, CHOOSE_DEPARTMENT if name == "receiver_department_id" else REQUIRED
                 )
-    data = None if errors else _build(TransitionIn, values, errors)
+    data = None if errors else build(TransitionIn, values, errors)
     status_code = 422
     if data is not None:
         try:
