@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+
+# China Standard Time: the circle's working clock for the dates and times people type and read
+CST = timezone(timedelta(hours=8))
 
 
 def now() -> datetime:
@@ -12,6 +15,4 @@ def now() -> datetime:
 
 def today() -> date:
     """Today's date in China Standard Time (the circle's working day)."""
-    from datetime import timedelta, timezone
-
-    return datetime.now(timezone(timedelta(hours=8))).date()
+    return datetime.now(CST).date()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from medcircle.auth.domain import Actor, Permission
 from medcircle.auth.models import User
 from medcircle.kit import clock
+from medcircle.kit.clock import CST
 from medcircle.kit.errors import Conflict, DomainError, Forbidden, NotFound
 from medcircle.kit.i18n import N_, gettext
 from medcircle.kit.pagination import PageParams
@@ -45,7 +46,6 @@ from medcircle.web import forms
 from medcircle.web.deps import DB, PageActor, Paging, settings_of
 from medcircle.web.forms import (
     CHECK_VALUE,
-    CST,
     REQUIRED,
     Form,
     FormValues,

@@ -25,6 +25,7 @@ from medcircle.auth.domain import Actor, Permission, Role
 from medcircle.auth.models import User, UserRole
 from medcircle.config import Settings
 from medcircle.kit import clock, crypto, i18n
+from medcircle.kit.clock import CST
 from medcircle.kit.errors import (
     Conflict,
     DomainError,
@@ -1238,15 +1239,50 @@ def create_status_link(
     )
     session.add(link)
     session.flush()
+    patient = session.get(Patient, referral.patient_id)
+    emailed = bool(patient and patient.email)
+    if patient is not None and patient.email:
+        subject, body = _family_email(settings, referral, status_url(settings, token), link)
+        notifications.queue_email(session, patient.email, subject, body)
     audit.record(
         session,
         actor,
         "referral.status_link",
         object_type=SUBJECT,
         object_id=referral.id,
-        detail={"link_id": link.id, "expires_at": link.expires_at.isoformat()},
+        detail={
+            "link_id": link.id,
+            "expires_at": link.expires_at.isoformat(),
+            "emailed": emailed,
+        },
     )
     return link, token
+
+
+FAMILY_EMAIL_SUBJECT = N_("Referral %(reference)s: its status, appointment and what to bring")
+FAMILY_EMAIL_BODY = N_(
+    "Follow referral %(reference)s at this address, without logging in. It shows the state, "
+    "the appointment and what to bring, and works until %(until)s."
+)
+FAMILY_EMAIL_PRIVATE = N_("Keep this link to yourself: whoever has it sees the appointment.")
+
+
+def _family_email(
+    settings: Settings, referral: Referral, url: str, link: StatusLink
+) -> tuple[str, str]:
+    """The email that brings the family its status link, in the deployment's language."""
+    previous = i18n.get_locale()
+    i18n.set_locale(settings.default_locale)
+    try:
+        until = link.expires_at.astimezone(CST).strftime("%Y-%m-%d")
+        params = {"reference": referral.reference, "until": until}
+        subject = i18n.gettext(FAMILY_EMAIL_SUBJECT, **params)
+        body = "\n\n".join(
+            [i18n.gettext(FAMILY_EMAIL_BODY, **params), url, i18n.gettext(FAMILY_EMAIL_PRIVATE)]
+        )
+        return subject, body
+    finally:
+        i18n.set_locale(previous)
 
 
 def revoke_status_link(session: Session, actor: Actor, referral_id: int, link_id: int) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from medcircle.kit.clock import CST
 from medcircle.kit.errors import DomainError
 from medcircle.kit.i18n import N_, gettext
 
@@ -18,9 +19,6 @@ CHECK_VALUE = N_("Check this value.")
 BAD_DATE = N_("Enter a date as YYYY-MM-DD.")
 BAD_NUMBER = N_("Enter a whole number.")
 BAD_DATETIME = N_("Enter a date and time.")
-
-# China Standard Time: the circle's clock for the dates and times people type and read
-CST = timezone(timedelta(hours=8))
 
 
 @dataclass

@@ -151,3 +151,34 @@ def test_public_api(client: TestClient, loop: Loop) -> None:
     )
     assert revoked.status_code == 204
     assert client.get(f"/api/v1/status/{body['token']}").status_code == 410
+
+
+def test_a_family_with_an_email_address_gets_the_link_by_email(loop: Loop) -> None:
+    from medcircle.notifications.models import OutgoingEmail
+
+    loop.child.email = "family@example.com"
+    loop.session.flush()
+    r = loop.walk(loop.create(), Action.ACCEPT, Action.SCHEDULE)
+    _, token = service.create_status_link(
+        loop.session, loop.actor("clinician"), r.id, loop.settings
+    )
+    mails = list(
+        loop.session.scalars(
+            select(OutgoingEmail).where(OutgoingEmail.to_address == "family@example.com")
+        )
+    )
+    assert len(mails) == 1
+    mail = mails[0]
+    assert service.status_url(loop.settings, token) in mail.body
+    assert r.reference in mail.subject
+    # in the deployment's language (Chinese by default), and nothing clinical
+    assert "预约" in mail.subject
+    for secret in (r.diagnosis, r.clinical_summary, r.icd10_code, loop.child.name):
+        assert secret not in mail.subject + mail.body
+    assert loop.audits("referral.status_link")[-1].detail["emailed"] is True
+
+
+def test_without_an_address_nothing_is_emailed(loop: Loop) -> None:
+    r = loop.walk(loop.create(), Action.ACCEPT)
+    service.create_status_link(loop.session, loop.actor("clinician"), r.id, loop.settings)
+    assert loop.audits("referral.status_link")[-1].detail["emailed"] is False
