@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -15,6 +15,7 @@ from medcircle.audit.domain import Outcome
 from medcircle.audit.repository import AuditFilter
 from medcircle.audit.schemas import AuditEventRead
 from medcircle.auth.domain import Actor
+from medcircle.kit.clock import CST
 from medcircle.kit.errors import FieldError, ValidationFailed
 from medcircle.kit.i18n import N_
 from medcircle.kit.pagination import Page
@@ -55,7 +56,7 @@ def _time(name: str, value: datetime | None) -> datetime | None:
         raise ValidationFailed(field_errors=[FieldError(name, TIME_OUT_OF_RANGE)]) from exc
 
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+CHINA_STANDARD_TIME = CST
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from enum import StrEnum
 
 from medcircle.audit.domain import mask_national_id
+from medcircle.kit.clock import CST
 from medcircle.kit.i18n import N_
 
 
@@ -293,7 +294,7 @@ def looks_like_national_id(value: str) -> bool:
 
 # --- consent ------------------------------------------------------------------------------
 
-CHINA = timezone(timedelta(hours=8))
+CHINA = CST
 
 
 def china_date(moment: datetime) -> date:

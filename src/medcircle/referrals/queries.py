@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -41,6 +41,7 @@ from medcircle.audit import service as audit
 from medcircle.auth.domain import Actor, Permission, Role
 from medcircle.config import Settings
 from medcircle.kit import clock
+from medcircle.kit.clock import CST
 from medcircle.kit.errors import Forbidden
 from medcircle.kit.i18n import N_
 from medcircle.kit.pagination import Page, PageParams
@@ -57,7 +58,6 @@ from medcircle.registry.models import (
 )
 
 # the circle's working day (dates of reports are days in China Standard Time)
-CST = timezone(timedelta(hours=8))
 # fewer appointments than this in the window, and a department's wait is not shown
 MIN_WAIT_SAMPLE = 3
 WAIT_STATUSES: tuple[str, ...] = (

@@ -16,6 +16,7 @@ from sqlalchemy.orm import object_session
 
 from medcircle.auth.domain import ROLE_LABELS
 from medcircle.kit import i18n
+from medcircle.kit.clock import CST
 from medcircle.notifications.service import unread_count
 
 log = logging.getLogger("medcircle.web")
@@ -50,9 +51,7 @@ def _fmt_date(value: date | datetime | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        from datetime import timedelta, timezone
-
-        local = value.astimezone(timezone(timedelta(hours=8)))
+        local = value.astimezone(CST)
         return local.strftime("%Y-%m-%d %H:%M")
     return value.isoformat()
 
