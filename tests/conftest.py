@@ -3,8 +3,6 @@ transaction that is rolled back, the app committing into savepoints inside it.""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,16 +10,15 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcircle.auth import security
-from medcircle.cli.db import upgrade_database
 from medcircle.config import Settings
 from medcircle.db import make_engine
 from medcircle.main import create_app
 from tests import factories
+from tests.databases import own_database
 
 # examples are judged on what they find, not how long they take: parallel workers and a
 # shared machine make single examples slow now and then
@@ -52,34 +49,11 @@ def fast_password_hashing() -> Iterator[None]:
     security._hasher = original
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
-
-
 @pytest.fixture(scope="session")
 def database_url(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh database for this test process, migrated to head with reference data."""
-    if db_backend == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
-        url = f"sqlite:///{path}"
-        upgrade_database(url)
+    with own_database(db_backend, tmp_path_factory.mktemp("db"), "test") as url:
         yield url
-        return
-    base = os.environ.get("MEDCIRCLE_TEST_DATABASE_URL")
-    if not base:
-        pytest.exit("--db=postgresql needs MEDCIRCLE_TEST_DATABASE_URL", returncode=2)
-    name = f"medcircle_test_{_worker()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade_database(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

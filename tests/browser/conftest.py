@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from medcircle.cli.db import upgrade_database
 from medcircle.config import Settings
 from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.main import create_app
 from tests import factories
 from tests.browser.support import LiveServer, PageWatch
+from tests.databases import own_database
 from tests.live import serve
 
 CHROMIUM_ARGS = [
@@ -58,27 +55,8 @@ def _chromium() -> str:
 def live_database_url(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database for the live server only, apart from the rolled-back one of the other tests
     (the server needs committed data that its own connections can see)."""
-    if db_backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'live.sqlite3'}"
-        upgrade_database(url)
+    with own_database(db_backend, tmp_path_factory.mktemp("browser-db"), "live") as url:
         yield url
-        return
-    base = os.environ.get("MEDCIRCLE_TEST_DATABASE_URL")
-    if not base:
-        pytest.exit("--db=postgresql needs MEDCIRCLE_TEST_DATABASE_URL", returncode=2)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"medcircle_browser_{worker}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade_database(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@ models exactly; downgrading to base and upgrading again works."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,31 +11,19 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from medcircle.cli.db import alembic_config
 from medcircle.db import make_engine
 from medcircle.models import Base
+from tests.databases import own_database
 
 
 @pytest.fixture
 def empty_database(db_backend: str, tmp_path: Path) -> Iterator[str]:
     """The URL of a brand-new, empty database of the backend under test."""
-    if db_backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    base = os.environ["MEDCIRCLE_TEST_DATABASE_URL"]
-    name = f"medcircle_migr_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with own_database(db_backend, tmp_path, "migr", migrate=False) as url:
+        yield url
 
 
 def _differences(url: str) -> list[object]:

@@ -5,24 +5,20 @@ registrations really are two connections."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcircle.auth import service as auth_service
 from medcircle.auth.domain import Actor
 from medcircle.auth.models import User
-from medcircle.cli.db import upgrade_database
 from medcircle.config import Settings
 from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.patients import service
@@ -31,6 +27,7 @@ from medcircle.patients.models import Patient
 from medcircle.patients.schemas import PatientCreate
 from tests import factories
 from tests import referral_factories as rf
+from tests.databases import own_database
 
 pytestmark = pytest.mark.postgres_only
 
@@ -49,31 +46,22 @@ class Race:
 @pytest.fixture(scope="module")
 def race(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Race]:
     if db_backend != "postgresql":
+        # the second insert waits on a PostgreSQL index lock; SQLite serialises transactions
         pytest.skip("concurrent registration is tested on PostgreSQL")
-    base = os.environ["MEDCIRCLE_TEST_DATABASE_URL"]
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"medcircle_prace_{worker}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    try:
-        upgrade_database(url)
-        factory = make_session_factory(engine, writes=True)
-        with unit_of_work(factory) as session:
-            factories.small_world(session)
-        settings = Settings(
-            database_url=url,
-            data_dir=Path(tmp_path_factory.mktemp("patients-race")),
-            secret_key=rf.TEST_SECRET,
-        )
-        yield Race(factory, settings)
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with own_database(db_backend, tmp_path_factory.mktemp("prace-db"), "prace") as url:
+        engine = make_engine(url)
+        try:
+            factory = make_session_factory(engine, writes=True)
+            with unit_of_work(factory) as session:
+                factories.small_world(session)
+            settings = Settings(
+                database_url=url,
+                data_dir=Path(tmp_path_factory.mktemp("patients-race")),
+                secret_key=rf.TEST_SECRET,
+            )
+            yield Race(factory, settings)
+        finally:
+            engine.dispose()
 
 
 def child(name: str) -> PatientCreate:

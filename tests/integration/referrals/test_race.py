@@ -4,10 +4,8 @@ database of its own whose rows are committed, so the two sides really are two co
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +13,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcircle.auth import service as auth_service
 from medcircle.auth.models import User
-from medcircle.cli.db import upgrade_database
 from medcircle.config import Settings
 from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.kit.errors import Conflict
@@ -32,6 +28,7 @@ from medcircle.referrals.models import Referral, ReferralEvent
 from medcircle.referrals.schemas import ReferralCreate, TransitionIn
 from tests import factories
 from tests import referral_factories as rf
+from tests.databases import own_database
 
 pytestmark = pytest.mark.postgres_only
 
@@ -83,34 +80,26 @@ class RaceWorld:
 @pytest.fixture(scope="module")
 def race(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RaceWorld]:
     if db_backend != "postgresql":
+        # the losers here wait on PostgreSQL row locks; SQLite serialises whole transactions
         pytest.skip("concurrent acceptance is tested on PostgreSQL")
-    base = os.environ["MEDCIRCLE_TEST_DATABASE_URL"]
-    name = f"medcircle_race_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    try:
-        upgrade_database(url)
-        factory = make_session_factory(engine, writes=True)
-        with unit_of_work(factory) as session:
-            world = factories.small_world(session)
-            cw = rf.referral_world(session, world)
-            child = rf.patient(session, world.baoding)
-            rf.consent(session, child, world.beijing, cw.bj_admin)
-            ids = (child.id, cw.bj_paeds.id, dict(cw.tokens))
-        settings = Settings(
-            database_url=url,
-            data_dir=Path(tmp_path_factory.mktemp("race-data")),
-            secret_key=rf.TEST_SECRET,
-        )
-        yield RaceWorld(url, factory, settings, ids[2], ids[0], ids[1])
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with own_database(db_backend, tmp_path_factory.mktemp("race-db"), "race") as url:
+        engine = make_engine(url)
+        try:
+            factory = make_session_factory(engine, writes=True)
+            with unit_of_work(factory) as session:
+                world = factories.small_world(session)
+                cw = rf.referral_world(session, world)
+                child = rf.patient(session, world.baoding)
+                rf.consent(session, child, world.beijing, cw.bj_admin)
+                ids = (child.id, cw.bj_paeds.id, dict(cw.tokens))
+            settings = Settings(
+                database_url=url,
+                data_dir=Path(tmp_path_factory.mktemp("race-data")),
+                secret_key=rf.TEST_SECRET,
+            )
+            yield RaceWorld(url, factory, settings, ids[2], ids[0], ids[1])
+        finally:
+            engine.dispose()
 
 
 def test_two_accepts_through_the_api_one_wins(race: RaceWorld) -> None:

@@ -4,47 +4,25 @@ created for the module. Every test starts with no timers."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcircle.audit.models import AuditEvent
-from medcircle.cli.db import upgrade_database
 from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.notifications.models import Notification, OutgoingEmail
 from medcircle.tasks.models import Timer
+from tests.databases import own_database
 from tests.integration.tasks.handlers import runs
 
 
 @pytest.fixture(scope="module")
 def committed_url(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if db_backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('timers-db') / 'timers.sqlite3'}"
-        upgrade_database(url)
+    with own_database(db_backend, tmp_path_factory.mktemp("timers-db"), "timers") as url:
         yield url
-        return
-    base = os.environ.get("MEDCIRCLE_TEST_DATABASE_URL")
-    if not base:
-        pytest.exit("--db=postgresql needs MEDCIRCLE_TEST_DATABASE_URL", returncode=2)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"medcircle_timers_{worker}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade_database(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass

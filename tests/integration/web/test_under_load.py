@@ -16,21 +16,21 @@ from sqlalchemy import select
 
 from medcircle.auth.domain import Role
 from medcircle.auth.models import ApiToken
-from medcircle.cli.db import upgrade_database
 from medcircle.config import Settings
 from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.main import create_app
 from tests import factories
+from tests.databases import own_database
 from tests.live import serve
 
 
 @pytest.fixture
-def small_pool_server(database_url: str, db_backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if db_backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'load.sqlite3'}"
-        upgrade_database(url)
-    else:
-        pytest.skip("the PostgreSQL run uses the shared test database; see the SQLite run")
+def small_pool_server(db_backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with own_database(db_backend, tmp_path, "load") as url:
+        yield from _serve_with_two_connections(url, tmp_path)
+
+
+def _serve_with_two_connections(url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     engine = make_engine(url, pool_size=2, max_overflow=0)
     with unit_of_work(make_session_factory(engine, writes=True)) as session:
         world = factories.small_world(session)
