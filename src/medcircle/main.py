@@ -111,7 +111,7 @@ def create_app(
         notification_router,
     )
     for module in api_modules:
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(module.router)  # each serves under /api/v1 (its own prefix)
     page_modules = (
         web_pages,
         auth_pages,

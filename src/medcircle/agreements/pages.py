@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import File, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -51,9 +51,10 @@ from medcircle.web.forms import (
     form_date,
     form_int,
 )
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 
 SAVED = N_("Saved.")
 

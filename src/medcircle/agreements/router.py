@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+from fastapi import Depends, File, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse
 
 from medcircle.agreements import service
@@ -34,13 +34,14 @@ from medcircle.kit import clock
 from medcircle.kit.i18n import gettext
 from medcircle.kit.pagination import Page
 from medcircle.web.deps import DB, CurrentActor, Paging, settings_of
+from medcircle.web.routing import QuickRouter
 
-router = APIRouter(tags=["agreements"])
+router = QuickRouter(prefix="/api/v1", tags=["agreements"])
 
 StatusChoice = Literal["upcoming", "active", "ended", "terminated", "all"]
 
 
-def agreement_filter(
+async def agreement_filter(
     active_on: Annotated[
         date | None, Query(description="the date statuses are judged on (default today)")
     ] = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from medcircle.audit import service
@@ -14,9 +14,10 @@ from medcircle.audit.repository import AuditFilter
 from medcircle.audit.router import Filter, aware, csv_response
 from medcircle.kit.i18n import N_, gettext
 from medcircle.web.deps import DB, PageActor, Paging
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 
 
 BAD_TIME = N_("Enter a date such as 2026-01-31, or a date and time such as 2026-01-31T08:00.")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 
 from medcircle.audit import service
@@ -20,11 +20,12 @@ from medcircle.kit.errors import FieldError, ValidationFailed
 from medcircle.kit.i18n import N_
 from medcircle.kit.pagination import Page
 from medcircle.web.deps import DB, CurrentActor, Paging
+from medcircle.web.routing import QuickRouter
 
-router = APIRouter(tags=["audit"])
+router = QuickRouter(prefix="/api/v1", tags=["audit"])
 
 
-def audit_filter(
+async def audit_filter(
     actor: Annotated[str | None, Query(max_length=64, description="user name")] = None,
     action: Annotated[str | None, Query(max_length=64, description="action or its prefix")] = None,
     object_type: Annotated[str | None, Query(max_length=64)] = None,

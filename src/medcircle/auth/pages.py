@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -40,9 +40,10 @@ from medcircle.web.deps import (
     unsign_cookie,
 )
 from medcircle.web.pages import safe_next
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 
 
 def _login_form(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from medcircle.auth import service
 from medcircle.auth.models import User
@@ -21,8 +21,9 @@ from medcircle.auth.schemas import (
 )
 from medcircle.kit.pagination import Page
 from medcircle.web.deps import DB, CurrentActor, Paging
+from medcircle.web.routing import QuickRouter
 
-router = APIRouter(tags=["accounts"])
+router = QuickRouter(prefix="/api/v1", tags=["accounts"])
 
 
 def _read(user: User, roles: list[str]) -> UserRead:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from medcircle.kit.i18n import N_, gettext
 from medcircle.notifications import service
 from medcircle.web.deps import DB, PageActor, Paging
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 
 ALL_READ = N_("Every message is marked read.")
 SHOWS = ("all", "unread")

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 
 from medcircle.kit.pagination import Page
 from medcircle.notifications import service
 from medcircle.notifications.models import Notification
 from medcircle.web.deps import DB, CurrentActor, Paging
+from medcircle.web.routing import QuickRouter
 
-router = APIRouter(tags=["notifications"])
+router = QuickRouter(prefix="/api/v1", tags=["notifications"])
 
 
 class NotificationRead(BaseModel):

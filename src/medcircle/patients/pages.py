@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -47,9 +47,10 @@ from medcircle.web.forms import (
     form_int,
     form_local_datetime,
 )
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 
 REASON_TOO_SHORT = N_("Give a reason of at least 3 characters.")
 SAVED = N_("Saved.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 
 from medcircle.kit.pagination import Page, PageParams
 from medcircle.patients import service
@@ -25,8 +25,9 @@ from medcircle.patients.schemas import (
     UnmaskOut,
 )
 from medcircle.web.deps import DB, CurrentActor, Paging, settings_of
+from medcircle.web.routing import QuickRouter
 
-router = APIRouter(tags=["patients"])
+router = QuickRouter(prefix="/api/v1", tags=["patients"])
 
 
 def patient_read(p: Patient) -> PatientRead:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
+from fastapi import File, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -25,8 +25,9 @@ from medcircle.referrals.queries import (
     WorklistRow,
 )
 from medcircle.web.deps import DB, CurrentActor, Paging, settings_of
+from medcircle.web.routing import QuickRouter
 
-router = APIRouter(tags=["referrals"])
+router = QuickRouter(prefix="/api/v1", tags=["referrals"])
 
 _WORKLIST_PAGE = TypeAdapter(Page[WorklistRow])
 

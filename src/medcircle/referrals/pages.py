@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,9 +53,10 @@ from medcircle.web.forms import (
     form_int,
     form_local_datetime,
 )
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 
 CHOOSE_DEPARTMENT = N_("Choose the receiving department.")
 CHOOSE_PATIENT = N_("Choose the patient.")

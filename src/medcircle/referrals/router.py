@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Actor
@@ -22,8 +22,9 @@ from medcircle.referrals.schemas import (
     TransitionIn,
 )
 from medcircle.web.deps import DB, CurrentActor, settings_of, write_session_factory_of
+from medcircle.web.routing import QuickRouter
 
-router = APIRouter(tags=["referrals"])
+router = QuickRouter(prefix="/api/v1", tags=["referrals"])
 
 ONE = "/referrals/{referral_id:int}"
 

@@ -7,7 +7,7 @@ referrer. Its language comes from ``?lang=`` (Simplified Chinese unless asked ot
 from __future__ import annotations
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from medcircle.kit import i18n
@@ -16,9 +16,10 @@ from medcircle.kit.i18n import N_, gettext
 from medcircle.referrals import service
 from medcircle.referrals.domain import Status
 from medcircle.web.deps import write_session_factory_of
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 
 PRIVATE_HEADERS = {
     "Cache-Control": "no-store, max-age=0",

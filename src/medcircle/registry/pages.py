@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -45,9 +45,10 @@ from medcircle.registry.schemas import (
     PractitionerUpdate,
 )
 from medcircle.web.deps import DB, PageActor, Paging
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 M = TypeVar("M", bound=BaseModel)
 Errors = dict[str, list[str]]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from medcircle.kit.pagination import Page
 from medcircle.registry import service
@@ -36,13 +36,14 @@ from medcircle.registry.schemas import (
     SpecialtyRead,
 )
 from medcircle.web.deps import DB, CurrentActor, Paging
+from medcircle.web.routing import QuickRouter
 
-router = APIRouter(tags=["registry"])
+router = QuickRouter(prefix="/api/v1", tags=["registry"])
 
 Adcode = Annotated[str | None, Query(pattern=r"^\d{6}$", description="6-digit division code")]
 
 
-def institution_filter(
+async def institution_filter(
     q: Annotated[
         str | None, Query(max_length=100, description="name (Chinese or English) or code")
     ] = None,

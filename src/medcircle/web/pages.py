@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from medcircle.auth import service as auth_service
 from medcircle.kit import i18n
 from medcircle.web import home
 from medcircle.web.deps import DB, LANG_COOKIE, OptionalActor, PageActor
+from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
 
-router = APIRouter()
+router = QuickRouter()
 
 
 def safe_next(target: str | None) -> str:

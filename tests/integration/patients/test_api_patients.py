@@ -139,7 +139,7 @@ def test_bad_registrations_are_refused_by_field(
     # a refused write is audited (in a transaction of its own)
     failed = session.scalars(select(AuditEvent).where(AuditEvent.outcome == "failure")).all()
     assert [(e.action, e.detail["code"]) for e in failed] == [
-        ("post /patients", "validation_failed")
+        ("post /api/v1/patients", "validation_failed")
     ]
 
 
