@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -18,6 +19,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# "YYYY-MM-DD HH:MM:SS.ffffff": the longest text SQLite holds for a datetime without an offset
+NAIVE_TEXT_MAX = 26
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -31,15 +36,25 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        from datetime import UTC
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
-        return value.astimezone(UTC)
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        # SQLite hands back the stored text: parse it in one step (a hot path of every list)
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            if len(value) <= NAIVE_TEXT_MAX:  # stored without an offset: UTC
+                return datetime.fromisoformat(value + "+00:00")
+            return datetime.fromisoformat(value).astimezone(UTC)
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        from datetime import UTC
-
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
@@ -72,18 +87,28 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def make_engine(
-    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    single: bool = False,
 ) -> Engine:
     """An engine with the pragmas and pool settings medcircle relies on. Bound values stay out
-    of error messages (and so out of the logs): they may be password hashes or personal data."""
+    of error messages (and so out of the logs): they may be password hashes or personal data.
+
+    ``single``: one connection, for one long-lived user that must never wait for the shared
+    pool (the event loop's own reads on SQLite, the audit writer)."""
+    pool: dict[str, Any] = (
+        {"pool_size": pool_size, "max_overflow": max_overflow} if not single else {}
+    )
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False},
-            pool_size=pool_size,
-            max_overflow=max_overflow,
+            **(pool or {"poolclass": StaticPool}),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -93,15 +118,19 @@ def make_engine(
         echo=echo,
         hide_parameters=True,
         pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
+        **(pool or {"pool_size": 1, "max_overflow": 0}),
     )
+
+
+def writing(engine: Engine) -> Engine:
+    """``engine`` for transactions that write (BEGIN IMMEDIATE on SQLite; the same elsewhere)."""
+    return engine.execution_options(**{WRITE_OPTION: True})
 
 
 def make_session_factory(engine: Engine, *, writes: bool = False) -> sessionmaker[Session]:
     """Sessions on ``engine``; with ``writes`` their transactions take the write lock at once
     on SQLite (ignored elsewhere), which serialises writers instead of failing them."""
-    bind = engine.execution_options(**{WRITE_OPTION: True}) if writes else engine
+    bind = writing(engine) if writes else engine
     return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
 
 

@@ -45,6 +45,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await anyio.to_thread.run_sync(app.state.audit_writer.close)
 
 
+def _own_engine(settings: Settings, engine: Engine) -> Engine:
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, echo=settings.sql_echo, single=True)
+
+
+def _loop_session_factory(
+    settings: Settings, engine: Engine, given: sessionmaker[Session] | None
+) -> sessionmaker[Session] | None:
+    """Sessions for the reads the event loop runs itself, on SQLite only (see hot_read)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    if given is not None:  # a caller's own sessions (tests): the loop reads through them
+        return given
+    return make_session_factory(_own_engine(settings, engine))
+
+
 def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
@@ -71,7 +87,12 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = session_factory or make_session_factory(engine)
     app.state.write_session_factory = session_factory or make_session_factory(engine, writes=True)
-    app.state.audit_writer = AuditWriter(app.state.write_session_factory)
+    # with the caller's own sessions (tests) the audit trail goes through them too
+    app.state.audit_writer = AuditWriter(
+        app.state.write_session_factory,
+        engine=None if session_factory is not None else _own_engine(settings, engine),
+    )
+    app.state.loop_session_factory = _loop_session_factory(settings, engine, session_factory)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     errors.install(app)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from medcircle.auth.models import ApiToken, LoginAttempt, User, UserRole, WebSession
@@ -137,30 +137,36 @@ def token_by_digest(session: Session, digest: str) -> ApiToken | None:
     return session.scalar(select(ApiToken).where(ApiToken.token_digest == digest))
 
 
+def _token_actor_statement() -> Any:
+    # built once, as plain Core over the tables: the ORM layer costs more than the query
+    token, user, role = ApiToken.__table__, User.__table__, UserRole.__table__
+    return (
+        select(
+            token.c.id,
+            token.c.revoked_at,
+            token.c.expires_at,
+            token.c.last_used_at,
+            user.c.id,
+            user.c.username,
+            user.c.institution_id,
+            user.c.locale,
+            user.c.display_name,
+            user.c.is_active,
+            role.c.role,
+        )
+        .join(user, user.c.id == token.c.user_id)
+        .outerjoin(role, role.c.user_id == user.c.id)
+        .where(token.c.token_digest == bindparam("digest"))
+    )
+
+
+_TOKEN_ACTOR = _token_actor_statement()
+
+
 def token_actor_rows(session: Session, digest: str) -> list[tuple[Any, ...]]:
     """The token with this digest, its user and one row per role, in one round trip (the
     hot path of every API call)."""
-    return [
-        tuple(row)
-        for row in session.execute(
-            select(
-                ApiToken.id,
-                ApiToken.revoked_at,
-                ApiToken.expires_at,
-                ApiToken.last_used_at,
-                User.id,
-                User.username,
-                User.institution_id,
-                User.locale,
-                User.display_name,
-                User.is_active,
-                UserRole.role,
-            )
-            .join(User, User.id == ApiToken.user_id)
-            .outerjoin(UserRole, UserRole.user_id == User.id)
-            .where(ApiToken.token_digest == digest)
-        )
-    ]
+    return [tuple(row) for row in session.connection().execute(_TOKEN_ACTOR, {"digest": digest})]
 
 
 def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:

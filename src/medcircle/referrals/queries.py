@@ -413,8 +413,8 @@ def read_worklist(
     submitted = Status.SUBMITTED.value
     total = 0
     items = []
-    result: Any = session.connection().execute(statements.page, params)
-    for row in result:
+    rows: Any = session.connection().execute(statements.page, params).all()
+    for row in rows:
         (
             total,
             rid,

@@ -6,9 +6,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import quote
 
 import anyio
@@ -32,6 +33,8 @@ from medcircle.kit.i18n import N_
 from medcircle.kit.pagination import PageParams
 
 log = logging.getLogger("medcircle.web")
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "medcircle_session"
 LOGIN_CSRF_COOKIE = "medcircle_login_csrf"
@@ -113,6 +116,19 @@ def _abandon(session: Session) -> None:
         session.close()
 
 
+def _sqlite_writer_turn(request: Request, writes: bool) -> AbstractAsyncContextManager[Any]:
+    """On SQLite, a writing request of this process waits for its turn here, in order of
+    arrival, instead of in SQLite's busy handler, which polls with growing sleeps (up to
+    100 ms a try) and lets a late comer overtake: one write transaction at a time is all
+    SQLite allows anyway. Other processes still meet at the database's lock."""
+    if not writes or request.app.state.engine.dialect.name != "sqlite":
+        return nullcontext()
+    turn: anyio.Lock | None = getattr(request.app.state, "sqlite_writer_turn", None)
+    if turn is None:
+        turn = request.app.state.sqlite_writer_turn = anyio.Lock()
+    return turn
+
+
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session per request; committed once at the end, rolled back on any error.
 
@@ -124,18 +140,19 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     async with _admission_limiter(request):
         writes = request.method in UNSAFE_METHODS
         factory = write_session_factory_of(request) if writes else session_factory_of(request)
-        session = factory()
         writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
-        # a reading request's audit events are committed by the audit writer, in a batch
-        reads_audited = defer_in(session) if writer is not None and not writes else None
-        try:
-            yield session
-        except BaseException:
-            with anyio.CancelScope(shield=True):  # a cancelled request still ends its work
-                await anyio.to_thread.run_sync(_abandon, session, limiter=finishing)
-            raise
-        # one thread hop ends the transaction and returns the connection
-        await anyio.to_thread.run_sync(_finish, session, limiter=finishing)
+        async with _sqlite_writer_turn(request, writes):
+            session = factory()
+            # a reading request's audit events are committed by the audit writer, in a batch
+            reads_audited = defer_in(session) if writer is not None and not writes else None
+            try:
+                yield session
+            except BaseException:
+                with anyio.CancelScope(shield=True):  # a cancelled request still ends its work
+                    await anyio.to_thread.run_sync(_abandon, session, limiter=finishing)
+                raise
+            # one thread hop ends the transaction and returns the connection
+            await anyio.to_thread.run_sync(_finish, session, limiter=finishing)
         if reads_audited and writer is not None:
             # the answer waits for its audit events: nothing is shown without a trace
             with anyio.CancelScope(shield=True):
@@ -270,6 +287,92 @@ def _touch(request: Request, touch: Callable[[Session], None]) -> None:
         log.info("activity not recorded: the database is busy")
 
 
+def _apply(request: Request, resolved: _Resolved) -> Actor | None:
+    """Keep what was found about the caller on the request; the page language follows."""
+    request.state.session_expired = resolved.expired
+    request.state.demo = resolved.demo
+    if resolved.web_session is not None:
+        request.state.web_session = resolved.web_session
+        request.state.csrf_token = resolved.web_session.csrf_token
+    request.state.touch = resolved.touch
+    request.state.actor = resolved.actor
+    request.state.actor_resolved = True
+    i18n.set_locale(choose_locale(request, resolved.actor))
+    return resolved.actor
+
+
+def _read(
+    request: Request, session: Session, work: Callable[[Session, Actor], T]
+) -> tuple[_Resolved, T | None, BaseException | None]:
+    resolved = _Resolved()
+    try:
+        resolved = _resolve(request, session)
+        if resolved.actor is None:
+            raise SessionExpired() if resolved.expired else Unauthenticated()
+        i18n.set_locale(choose_locale(request, resolved.actor))
+        result = work(session, resolved.actor)
+        session.commit()  # ends the read transaction
+        return resolved, result, None
+    except Exception as exc:
+        session.rollback()
+        return resolved, None, exc
+    finally:
+        session.close()
+
+
+def loop_session_factory_of(request: Request) -> sessionmaker[Session] | None:
+    factory: sessionmaker[Session] | None = getattr(request.app.state, "loop_session_factory", None)
+    return factory
+
+
+async def credentials_present(request: Request) -> None:
+    """A route on :func:`hot_read` declares this dependency so that a request without any
+    credentials is answered 401 before its parameters are judged, as on every other route
+    (the credentials themselves are checked by ``hot_read``)."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer ") and not request.cookies.get(SESSION_COOKIE):
+        raise Unauthenticated()
+
+
+async def hot_read(request: Request, work: Callable[[Session, Actor], T]) -> T:
+    """A reading API call on the leanest path, for the hottest reads (worklists):
+    ``work(session, actor)`` must only read, and a bounded amount (one indexed page).
+
+    - On SQLite the event loop runs it itself, on its own connection: in WAL mode a read
+      never waits for a lock, and a page takes about a millisecond, less than handing it to a
+      worker thread and back costs under load.
+    - Elsewhere one hand-off to a worker thread finds the caller, does the work and ends the
+      transaction (the ``DB`` and ``CurrentActor`` dependencies take three).
+
+    Either way the read's audit events are committed by the audit writer before the answer
+    leaves, as with ``DB``."""
+    if request.method in UNSAFE_METHODS:
+        raise RuntimeError("hot_read is for reading requests")
+    writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
+    on_loop = loop_session_factory_of(request)
+    if on_loop is not None:
+        session = on_loop()
+        reads_audited = defer_in(session) if writer is not None else None
+        resolved, result, error = _read(request, session, work)
+    else:
+        async with _admission_limiter(request):
+            session = session_factory_of(request)()
+            reads_audited = defer_in(session) if writer is not None else None
+            resolved, result, error = await anyio.to_thread.run_sync(_read, request, session, work)
+    _apply(request, resolved)
+    if error is not None:
+        raise error
+    if reads_audited and writer is not None:
+        with anyio.CancelScope(shield=True):
+            await asyncio.wrap_future(writer.submit(reads_audited))
+    if resolved.touch is not None:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                _touch, request, resolved.touch, limiter=_finishing_limiter(request)
+            )
+    return cast(T, result)
+
+
 async def optional_actor(request: Request, session: DB) -> Actor | None:
     """The actor from a bearer token or the session cookie (checking CSRF on unsafe cookie
     requests); None when nobody is logged in."""
@@ -277,21 +380,12 @@ async def optional_actor(request: Request, session: DB) -> Actor | None:
         return request.state.actor  # type: ignore[no-any-return]
     # database work runs on a worker thread: the event loop must never wait for a connection
     resolved = await anyio.to_thread.run_sync(_resolve, request, session)
-    actor = resolved.actor
-    request.state.session_expired = resolved.expired
-    request.state.demo = resolved.demo
-    if resolved.web_session is not None:
-        request.state.web_session = resolved.web_session
-        request.state.csrf_token = resolved.web_session.csrf_token
-        if request.method in UNSAFE_METHODS:
-            sent = await _csrf_value(request)
-            if not sent or not constant_equals(sent, resolved.web_session.csrf_token):
-                request.state.actor = actor
-                raise CsrfFailed()
-    request.state.touch = resolved.touch
-    request.state.actor = actor
-    request.state.actor_resolved = True
-    i18n.set_locale(choose_locale(request, actor))
+    actor = _apply(request, resolved)
+    web_session = resolved.web_session
+    if web_session is not None and request.method in UNSAFE_METHODS:
+        sent = await _csrf_value(request)
+        if not sent or not constant_equals(sent, web_session.csrf_token):
+            raise CsrfFailed()
     return actor
 
 
@@ -328,7 +422,7 @@ def login_url(request: Request, expired: bool = False) -> str:
     return url + ("&expired=1" if expired else "")
 
 
-def page_params(
+async def page_params(
     request: Request,
     page: Annotated[int, Query(ge=1, le=100000, description="1-based page number")] = 1,
     size: Annotated[int | None, Query(ge=1, le=500, description="items per page")] = None,

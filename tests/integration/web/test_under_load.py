@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from medcircle.audit.models import AuditEvent
 from medcircle.auth.domain import Role
 from medcircle.auth.models import ApiToken
 from medcircle.config import Settings
@@ -66,3 +67,37 @@ def test_many_more_requests_than_connections(small_pool_server) -> None:  # type
     with unit_of_work(make_session_factory(engine)) as session:
         used = session.scalars(select(ApiToken.last_used_at)).all()
     assert all(u is not None for u in used)  # activity was recorded, once per token
+
+
+def test_concurrent_writes_and_hot_reads_are_all_answered(small_pool_server) -> None:  # type: ignore[no-untyped-def]
+    """Writers queue for their turn (on SQLite in order, in the process) and worklist reads
+    take the hot path (on SQLite the event loop's own connection) at the same time: every
+    request is answered, every write is kept, every read is audited."""
+    base, tokens, engine = small_pool_server
+    clinician = {"Authorization": f"Bearer {tokens[Role.CLINICIAN]}"}
+    writes, reads = 30, 30
+
+    def write(i: int) -> int:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            body = {"name": f"load {i}", "expires_in_days": 1}
+            return client.post("/api/v1/me/tokens", json=body, headers=clinician).status_code
+
+    def read(_: int) -> int:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            path = "/api/v1/referrals/worklists/incoming"
+            return client.get(path, headers=clinician).status_code
+
+    with ThreadPoolExecutor(max_workers=writes + reads) as pool:
+        wrote = pool.map(write, range(writes))
+        read_ = pool.map(read, range(reads))
+        statuses = list(wrote), list(read_)
+    assert statuses == ([201] * writes, [200] * reads)
+    with unit_of_work(make_session_factory(engine)) as session:
+        names = session.scalars(select(ApiToken.name).where(ApiToken.name.like("load %"))).all()
+        audited = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "referral.worklist")
+        )
+    assert sorted(names) == sorted(f"load {i}" for i in range(writes))
+    assert audited == reads
