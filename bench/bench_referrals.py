@@ -43,6 +43,7 @@ from bench.harness import (
     fmt_ratio,
     fresh_database,
     load,
+    load_at_rate,
     median_of,
     postgres_available,
     served,
@@ -423,12 +424,33 @@ def run(backend: str, clients: int, requests: int, repeat: int) -> tuple[list[Re
                     load(base, name, make, clients=clients, total=requests) for _ in range(repeat)
                 ]
                 results.append(median_of(runs))
+            ceiling = results[0].throughput
+            for name, make, share in (
+                (WORKLIST_PACED, worklist, WORKLIST_SHARE),
+                (SUBMIT_PACED, submit, SUBMIT_SHARE),
+            ):
+                rate = ceiling * share
+                runs = [
+                    load_at_rate(base, name, make, rate=rate, clients=clients, total=requests)
+                    for _ in range(repeat)
+                ]
+                results.append(median_of(runs))
         return results, prep.seconds
 
 
+# open loop: the worklist offered at the throughput its goal asks for, submissions at a tenth
+# of the ceiling (on the slowest machine measured, about 50 a second: thousands of times the
+# circle's real rate, and far above NHS e-RS's national average of under one a second)
+WORKLIST_SHARE = 0.40
+SUBMIT_SHARE = 0.10
+WORKLIST_PACED = "incoming worklist, offered 40 %"
+SUBMIT_PACED = "submit a referral, offered 10 %"
+
+
 GOALS = {
-    "incoming worklist, first 50": "p95 <= 50 ms and >= 40 % of the ceiling",
-    "submit a referral": "p95 <= 100 ms",
+    "incoming worklist, first 50": "goal: >= 40 % of the ceiling",
+    WORKLIST_PACED: "goal: p95 <= 50 ms",
+    SUBMIT_PACED: "goal: p95 <= 100 ms",
 }
 
 
@@ -453,6 +475,9 @@ def main() -> None:
         for r in results:
             goal = GOALS.get(r.name, "")
             print(f"{r.row()}  ({fmt_ratio(r.throughput, ceiling)} of ceiling)  {goal}")
+        for r in results:
+            if r.errors:
+                print(f"!! {r.name}: {r.errors} of {r.requests} failed; not a valid figure")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Shared benchmark machinery: a fresh database, the app served by uvicorn in its own process,
-and a closed-loop load generator of concurrent clients on loopback.
+and load generators of concurrent clients on loopback: closed loop (each client sends its next
+request when the last is answered: the throughput a process reaches) and open loop (requests
+offered at a fixed rate: the latency at that load).
 
 Benchmarks print their figures and compare against a baseline measured in the same run (these
 machines are noisy, so ratios and medians are what to read)."""
@@ -148,30 +150,41 @@ class Result:
 RequestMaker = Callable[[int], tuple[str, str, dict[str, str], dict[str, object] | None]]
 
 
+class _Tally:
+    """Latencies and failures of one measurement."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors = 0
+
+    async def request(
+        self, client: aiohttp.ClientSession, make: RequestMaker, i: int, since: float
+    ) -> None:
+        """Send request ``i``; its latency counts from ``since``."""
+        method, path, headers, body = make(i)
+        async with client.request(method, path, headers=headers, json=body) as r:
+            await r.read()
+            self.latencies.append((time.perf_counter() - since) * 1000)
+            if r.status >= 400:
+                self.errors += 1
+
+
 async def _load(base: str, name: str, make: RequestMaker, clients: int, total: int) -> Result:
     # aiohttp, not httpx: on this kind of machine httpx's client tops out far below the server
-    latencies: list[float] = []
-    errors = 0
+    tally = _Tally()
     counter = iter(range(total))
     connector = aiohttp.TCPConnector(limit=clients)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
 
         async def worker() -> None:
-            nonlocal errors
             for i in counter:
-                method, path, headers, body = make(i)
-                t0 = time.perf_counter()
-                async with client.request(method, path, headers=headers, json=body) as r:
-                    await r.read()
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                    if r.status >= 400:
-                        errors += 1
+                await tally.request(client, make, i, time.perf_counter())
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         seconds = time.perf_counter() - t0
-    return Result(name, total, errors, seconds, latencies)
+    return Result(name, total, tally.errors, seconds, tally.latencies)
 
 
 def load(
@@ -179,6 +192,37 @@ def load(
 ) -> Result:
     """Run ``total`` requests from ``clients`` concurrent clients (closed loop); time each."""
     return asyncio.run(_load(base, name, make, clients, total))
+
+
+async def _paced(
+    base: str, name: str, make: RequestMaker, clients: int, total: int, rate: float
+) -> Result:
+    # open loop: request i is due at start + i / rate, whether or not earlier ones have been
+    # answered; its latency counts from when it was due (no coordinated omission), so a
+    # server that falls behind shows it in the figures
+    tally = _Tally()
+    connector = aiohttp.TCPConnector(limit=clients)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(tally.request(client, make, i, due)))
+        await asyncio.gather(*tasks)
+        seconds = time.perf_counter() - start
+    return Result(name, total, tally.errors, seconds, tally.latencies)
+
+
+def load_at_rate(
+    base: str, name: str, make: RequestMaker, *, rate: float, clients: int = 50, total: int = 2000
+) -> Result:
+    """Offer ``total`` requests at ``rate`` a second over at most ``clients`` connections
+    (open loop); time each from when it was due."""
+    return asyncio.run(_paced(base, name, make, clients, total, rate))
 
 
 def median_of(runs: list[Result]) -> Result:

@@ -37,28 +37,20 @@ Lists are paginated with `page` and `size` and return `items`, `total`, `page`, 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """While the app serves: this process's timer runner; at the end, the last audit batch."""
+    """While the app serves: this process's timer runner; at the end, the last audit batch,
+    and the connections of its own are closed."""
     async with timers_lifespan(app):
         try:
             yield
         finally:
             await anyio.to_thread.run_sync(app.state.audit_writer.close)
+            if app.state.loop_engine is not None:
+                app.state.loop_engine.dispose()
 
 
 def _own_engine(settings: Settings, engine: Engine) -> Engine:
     url = engine.url.render_as_string(hide_password=False)
     return make_engine(url, echo=settings.sql_echo, single=True)
-
-
-def _loop_session_factory(
-    settings: Settings, engine: Engine, given: sessionmaker[Session] | None
-) -> sessionmaker[Session] | None:
-    """Sessions for the reads the event loop runs itself, on SQLite only (see hot_read)."""
-    if engine.dialect.name != "sqlite":
-        return None
-    if given is not None:  # a caller's own sessions (tests): the loop reads through them
-        return given
-    return make_session_factory(_own_engine(settings, engine))
 
 
 def create_app(
@@ -92,7 +84,17 @@ def create_app(
         app.state.write_session_factory,
         engine=None if session_factory is not None else _own_engine(settings, engine),
     )
-    app.state.loop_session_factory = _loop_session_factory(settings, engine, session_factory)
+    # on SQLite the event loop runs the hottest reads itself, on a connection of its own
+    # (with the caller's own sessions, through those)
+    sqlite = engine.dialect.name == "sqlite"
+    app.state.loop_engine = (
+        _own_engine(settings, engine) if sqlite and session_factory is None else None
+    )
+    app.state.loop_session_factory = (
+        make_session_factory(app.state.loop_engine)
+        if app.state.loop_engine is not None
+        else (session_factory if sqlite else None)
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     errors.install(app)
