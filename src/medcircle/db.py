@@ -99,16 +99,14 @@ def make_engine(
 
     ``single``: one connection, for one long-lived user that must never wait for the shared
     pool (the event loop's own reads on SQLite, the audit writer)."""
-    pool: dict[str, Any] = (
-        {"pool_size": pool_size, "max_overflow": max_overflow} if not single else {}
-    )
+    shared: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow}
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False},
-            **(pool or {"poolclass": StaticPool}),
+            **({"poolclass": StaticPool} if single else shared),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -118,7 +116,7 @@ def make_engine(
         echo=echo,
         hide_parameters=True,
         pool_pre_ping=True,
-        **(pool or {"pool_size": 1, "max_overflow": 0}),
+        **({"pool_size": 1, "max_overflow": 0} if single else shared),
     )
 
 
