@@ -10,11 +10,9 @@ from urllib.parse import urlencode
 
 from fastapi import File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Actor, Permission
-from medcircle.auth.models import User
 from medcircle.kit import clock
 from medcircle.kit.clock import CST
 from medcircle.kit.errors import Conflict, DomainError, Forbidden, NotFound
@@ -527,15 +525,6 @@ def return_submit(
 # --- the detail: summary, history, actions ------------------------------------------------
 
 
-def _names_of_users(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(User.id, User.display_name, User.username).where(User.id.in_(ids))
-    )
-    return {uid: display or username for uid, display, username in rows}
-
-
 def _linked(session: Session, actor: Actor, referral_id: int | None) -> Referral | None:
     """A referral linked to the one shown, if the actor's institution is a party to it too
     (after a redirect to another hospital, the first receiver is not)."""
@@ -545,14 +534,6 @@ def _linked(session: Session, actor: Actor, referral_id: int | None) -> Referral
         return service.get(session, actor, referral_id)
     except NotFound:
         return None
-
-
-def _related(session: Session, r: Referral) -> list[Referral]:
-    """Referrals that continue this one: the return referral(s) and the redirected one."""
-    rows = session.scalars(
-        select(Referral).where(Referral.parent_id == r.id).order_by(Referral.id)
-    ).all()
-    return [x for x in rows if x.id != r.redirected_to_id]
 
 
 @dataclass
@@ -629,13 +610,8 @@ def _detail(
         actor,
         [d for d in (r.sender_department_id, r.receiver_department_id) if d is not None],
     )
-    users = _names_of_users(
-        session,
-        {e.actor_user_id for e in events if e.actor_user_id}
-        | {r.sender_user_id}
-        | ({r.triaged_by_user_id} if r.triaged_by_user_id else set()),
-    )
-    related = _related(session, r)
+    users = service.people_of(session, actor, r, events)
+    related = service.continuations(session, actor, r)
     parent = _linked(session, actor, r.parent_id)
     redirected_to = _linked(session, actor, r.redirected_to_id)
     now = clock.now()

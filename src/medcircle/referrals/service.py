@@ -173,6 +173,33 @@ def history(session: Session, actor: Actor, referral: Referral) -> list[Referral
     )
 
 
+def people_of(
+    session: Session, actor: Actor, referral: Referral, events: Iterable[ReferralEvent]
+) -> dict[int, str]:
+    """The names of the people in ``referral``'s history (sender, triager, the authors of
+    ``events``, its steps from :func:`history`), by user id, for a reader of the referral."""
+    if not actor.can(Permission.REFERRAL_READ) or not sides(actor, referral):
+        raise NotFound(NOT_FOUND_MESSAGE)
+    ids = {e.actor_user_id for e in events if e.actor_user_id} | {referral.sender_user_id}
+    if referral.triaged_by_user_id:
+        ids.add(referral.triaged_by_user_id)
+    rows = session.execute(
+        select(User.id, User.display_name, User.username).where(User.id.in_(ids))
+    )
+    return {uid: display or username for uid, display, username in rows}
+
+
+def continuations(session: Session, actor: Actor, referral: Referral) -> list[Referral]:
+    """The referrals that continue ``referral`` (the return referral(s); not the redirected
+    one, which is linked on its own) that the actor's institution is a party to."""
+    if not actor.can(Permission.REFERRAL_READ) or not sides(actor, referral):
+        raise NotFound(NOT_FOUND_MESSAGE)
+    rows = session.scalars(
+        select(Referral).where(Referral.parent_id == referral.id).order_by(Referral.id)
+    ).all()
+    return [x for x in rows if x.id != referral.redirected_to_id and sides(actor, x)]
+
+
 @dataclass(frozen=True)
 class ReferralView:
     """A referral with the rows a reader needs next to it."""

@@ -475,6 +475,24 @@ def test_return_referral_back_down(loop: Loop) -> None:
     assert len(loop.audits("referral.return")) == 1
 
 
+def test_the_people_and_the_continuations_of_a_referral(loop: Loop) -> None:
+    up = loop.walk(loop.create(), Action.ACCEPT, Action.SCHEDULE, Action.ARRIVE, Action.COMPLETE)
+    bj = loop.actor("bjclinician")
+    down = service.create_return(
+        loop.session, bj, up.id, service.return_prefill(loop.session, bj, up.id), loop.settings
+    )
+    for username in ("clinician", "bjclinician"):
+        actor = loop.actor(username)
+        people = service.people_of(loop.session, actor, up, loop.events(up))
+        assert {loop.user("clinician").id, loop.user("bjclinician").id} <= set(people)
+        assert [x.id for x in service.continuations(loop.session, actor, up)] == [down.id]
+    stranger = loop.actor("bd2clinician")
+    with pytest.raises(NotFound):
+        service.people_of(loop.session, stranger, up, loop.events(up))
+    with pytest.raises(NotFound):
+        service.continuations(loop.session, stranger, up)
+
+
 def test_return_uses_the_senders_department(loop: Loop) -> None:
     up = loop.create(sender_department_id=loop.cw.bd_paeds.id)
     up = loop.walk(up, Action.ACCEPT, Action.SCHEDULE, Action.ARRIVE)
