@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from medcircle.kit.pagination import PageParams
 from medcircle.patients.models import Consent, Patient
-from medcircle.referrals.models import Referral
+from medcircle.referrals.models import Referral, ReferralEvent
 from medcircle.registry.models import Division, Institution
 
 DRAFT = "draft"
@@ -189,16 +189,44 @@ def referrals_of(session: Session, patient_id: int, institution_id: int) -> Sequ
     ).all()
 
 
-def move_referrals(session: Session, from_id: int, to_id: int) -> list[int]:
-    ids = list(session.scalars(select(Referral.id).where(Referral.patient_id == from_id)).all())
-    if ids:
+def move_referrals(
+    session: Session,
+    from_id: int,
+    to_id: int,
+    *,
+    by_user_id: int,
+    by_institution_id: int,
+    at: datetime,
+) -> list[int]:
+    """Move the referrals of patient ``from_id`` to ``to_id``: each gets a new version (an edit
+    made on the old one is then refused as stale) and a step in its history."""
+    rows = session.execute(
+        select(Referral.id, Referral.status).where(Referral.patient_id == from_id)
+    ).all()
+    if rows:
         session.execute(
             update(Referral)
             .where(Referral.patient_id == from_id)
-            .values(patient_id=to_id)
+            .values(patient_id=to_id, version=Referral.version + 1, updated_at=at)
             .execution_options(synchronize_session="fetch")
         )
-    return ids
+        session.execute(
+            insert(ReferralEvent),
+            [
+                {
+                    "referral_id": rid,
+                    "at": at,
+                    "action": "patient_merged",
+                    "from_status": status,
+                    "to_status": status,
+                    "actor_user_id": by_user_id,
+                    "actor_institution_id": by_institution_id,
+                    "detail": {"from_patient_id": from_id, "to_patient_id": to_id},
+                }
+                for rid, status in rows
+            ],
+        )
+    return [rid for rid, _ in rows]
 
 
 def move_consents(session: Session, from_id: int, to_id: int) -> list[int]:

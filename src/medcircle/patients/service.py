@@ -650,7 +650,14 @@ def merge(session: Session, actor: Actor, survivor_id: int, data: MergeIn) -> Pa
     survivor.updated_at = now
     _flush(session)
     consents = repository.move_consents(session, duplicate.id, survivor.id)
-    referrals = repository.move_referrals(session, duplicate.id, survivor.id)
+    referrals = repository.move_referrals(
+        session,
+        duplicate.id,
+        survivor.id,
+        by_user_id=actor.user_id,
+        by_institution_id=actor.institution_id,
+        at=now,
+    )
     audit.record(
         session,
         actor,

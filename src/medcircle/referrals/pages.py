@@ -99,6 +99,7 @@ EVENT_LABELS: dict[str, str] = {
     "escalate": N_("Escalated"),
     "appointment_passed": N_("Appointment passed: asked whether the patient came"),
     "return": N_("Return referral created"),
+    "patient_merged": N_("Patient's duplicate records merged"),
 }
 
 LABELS: dict[str, Any] = {

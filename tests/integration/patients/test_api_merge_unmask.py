@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from medcircle.audit.models import AuditEvent
 from medcircle.auth.domain import Role
 from medcircle.patients.models import Consent, Patient
-from medcircle.referrals.models import Referral
+from medcircle.referrals.models import Referral, ReferralEvent
 from tests import referral_factories as rf
 from tests.referral_factories import ADULT_ID, CHILD_ID, CircleWorld
 
@@ -51,6 +51,7 @@ def test_possible_duplicates_and_merge_move_everything(
     r1 = rf.referral(session, second, clinician, cw.bj_paeds)
     r0 = rf.referral(session, first, clinician, cw.bj_cardio)
     session.commit()
+    r1_version, r0_version = r1.version, r0.version
     h = w.auth(Role.CLINICIAN)
 
     dups = client.get("/api/v1/patients/duplicates", headers=h)
@@ -75,6 +76,18 @@ def test_possible_duplicates_and_merge_move_everything(
     assert session.get(Consent, c1.id).patient_id == first.id  # type: ignore[union-attr]
     assert session.get(Referral, r1.id).patient_id == first.id  # type: ignore[union-attr]
     assert session.get(Referral, r0.id).patient_id == first.id  # type: ignore[union-attr]
+    # the moved referral has a new version and a step in its history; the other is untouched
+    moved = session.get(Referral, r1.id)
+    assert moved is not None and moved.version == r1_version + 1
+    steps = session.scalars(
+        select(ReferralEvent).where(ReferralEvent.action == "patient_merged")
+    ).all()
+    assert [(e.referral_id, e.from_status, e.to_status) for e in steps] == [
+        (r1.id, moved.status, moved.status)
+    ]
+    assert steps[0].detail == {"from_patient_id": second.id, "to_patient_id": first.id}
+    assert steps[0].actor_user_id == clinician.id
+    assert session.get(Referral, r0.id).version == r0_version  # type: ignore[union-attr]
     gone = session.get(Patient, second.id)
     assert gone is not None and gone.merged_into_id == first.id
 
