@@ -439,8 +439,8 @@ def run(backend: str, clients: int, requests: int, repeat: int) -> tuple[list[Re
 
 
 # open loop: the worklist offered at the throughput its goal asks for, submissions at a tenth
-# of the ceiling (on the slowest machine measured, about 50 a second: thousands of times the
-# circle's real rate, and far above NHS e-RS's national average of under one a second)
+# of the ceiling (50 to 170 a second on these machines: far above the circle's real rate, and
+# above NHS e-RS's national average of under one a second)
 WORKLIST_SHARE = 0.40
 SUBMIT_SHARE = 0.10
 WORKLIST_PACED = "incoming worklist, offered 40 %"

@@ -25,6 +25,12 @@ NAMING_CONVENTION = {
 NAIVE_TEXT_MAX = 26
 
 
+def _naive_text(value: str) -> bool:
+    """Whether SQLite's text for a datetime carries no offset: nothing after the seconds but
+    their fraction (an offset or a "Z" would follow the seconds directly, or make it longer)."""
+    return len(value) <= NAIVE_TEXT_MAX and value[19:20] in ("", ".")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every database (SQLite stores naive values)."""
 
@@ -46,7 +52,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: str | None) -> datetime | None:
             if value is None:
                 return None
-            if len(value) <= NAIVE_TEXT_MAX:  # stored without an offset: UTC
+            if _naive_text(value):  # stored without an offset: UTC
                 return datetime.fromisoformat(value + "+00:00")
             return datetime.fromisoformat(value).astimezone(UTC)
 

@@ -85,16 +85,15 @@ def create_app(
         engine=None if session_factory is not None else _own_engine(settings, engine),
     )
     # on SQLite the event loop runs the hottest reads itself, on a connection of its own
-    # (with the caller's own sessions, through those)
-    sqlite = engine.dialect.name == "sqlite"
-    app.state.loop_engine = (
-        _own_engine(settings, engine) if sqlite and session_factory is None else None
-    )
-    app.state.loop_session_factory = (
-        make_session_factory(app.state.loop_engine)
-        if app.state.loop_engine is not None
-        else (session_factory if sqlite else None)
-    )
+    # (with the caller's own sessions, through those); elsewhere worker threads do
+    app.state.loop_engine = None
+    app.state.loop_session_factory = None
+    if engine.dialect.name == "sqlite":
+        if session_factory is None:
+            app.state.loop_engine = _own_engine(settings, engine)
+            app.state.loop_session_factory = make_session_factory(app.state.loop_engine)
+        else:
+            app.state.loop_session_factory = session_factory
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     errors.install(app)

@@ -129,6 +129,24 @@ def _sqlite_writer_turn(request: Request, writes: bool) -> AbstractAsyncContextM
     return turn
 
 
+async def _settle(
+    request: Request,
+    writer: AuditWriter | None,
+    reads_audited: list[dict[str, Any]] | None,
+    touch: Callable[[Session], None] | None,
+) -> None:
+    """After a request's transaction: its read audit events committed by the audit writer
+    (the answer waits for them: nothing is shown without a trace), then the caller's activity
+    recorded when due."""
+    with anyio.CancelScope(shield=True):
+        if reads_audited and writer is not None:
+            await asyncio.wrap_future(writer.submit(reads_audited))
+        if touch is not None:
+            await anyio.to_thread.run_sync(
+                _touch, request, touch, limiter=_finishing_limiter(request)
+            )
+
+
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session per request; committed once at the end, rolled back on any error.
 
@@ -153,16 +171,9 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
                 raise
             # one thread hop ends the transaction and returns the connection
             await anyio.to_thread.run_sync(_finish, session, limiter=finishing)
-        if reads_audited and writer is not None:
-            # the answer waits for its audit events: nothing is shown without a trace
-            with anyio.CancelScope(shield=True):
-                await asyncio.wrap_future(writer.submit(reads_audited))
         # activity is recorded after the request's own transaction has ended, on the same
         # admission slot, so it never needs a second connection at the same time
-        touch: Callable[[Session], None] | None = getattr(request.state, "touch", None)
-        if touch is not None:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_touch, request, touch, limiter=finishing)
+        await _settle(request, writer, reads_audited, getattr(request.state, "touch", None))
 
 
 # scope="function": commit before the response is sent, so a client that follows a redirect
@@ -362,14 +373,7 @@ async def hot_read(request: Request, work: Callable[[Session, Actor], T]) -> T:
     _apply(request, resolved)
     if error is not None:
         raise error
-    if reads_audited and writer is not None:
-        with anyio.CancelScope(shield=True):
-            await asyncio.wrap_future(writer.submit(reads_audited))
-    if resolved.touch is not None:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(
-                _touch, request, resolved.touch, limiter=_finishing_limiter(request)
-            )
+    await _settle(request, writer, reads_audited, resolved.touch)
     return cast(T, result)
 
 
