@@ -3,6 +3,7 @@
 from medcircle.agreements import models as agreements_models
 from medcircle.audit import models as audit_models
 from medcircle.auth import models as auth_models
+from medcircle.consultations import models as consultations_models
 from medcircle.db import Base
 from medcircle.demo import models as demo_models
 from medcircle.notifications import models as notifications_models
@@ -16,6 +17,7 @@ __all__ = [
     "agreements_models",
     "audit_models",
     "auth_models",
+    "consultations_models",
     "demo_models",
     "notifications_models",
     "patients_models",

@@ -64,6 +64,16 @@ class Permission(StrEnum):
     REFERRAL_TRIAGE = "referral.triage"
     # see stalled referrals of the alliances one's institution leads (no clinical details)
     REFERRAL_OVERSEE = "referral.oversee"
+    # consultations asked by or answered at one's institution
+    CONSULT_READ = "consult.read"
+    # ask, reply, rate and close consultations of one's institution
+    CONSULT_ASK = "consult.ask"
+    # claim, ask back, answer consultations in one's institution's pools
+    CONSULT_ANSWER = "consult.answer"
+    # assign, redirect and oversee the consultations one's institution answers
+    CONSULT_COORDINATE = "consult.coordinate"
+    # keep one's institution's on-call rotas, experts' leave and skills
+    ROTA_MANAGE = "rota.manage"
 
 
 _EVERYONE_READS = {Permission.REGISTRY_READ, Permission.AGREEMENT_READ}
@@ -74,6 +84,8 @@ _CARE = {
     Permission.REFERRAL_READ,
     Permission.REFERRAL_SEND,
     Permission.REFERRAL_TRIAGE,
+    Permission.CONSULT_READ,
+    Permission.CONSULT_ASK,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -92,11 +104,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AGREEMENT_MANAGE,
             Permission.USER_MANAGE_OWN,
             Permission.PATIENT_UNMASK,
+            Permission.CONSULT_COORDINATE,
+            Permission.ROTA_MANAGE,
         }
     ),
-    Role.EXPERT: frozenset(_EVERYONE_READS | {Permission.PATIENT_READ, Permission.REFERRAL_READ}),
+    Role.EXPERT: frozenset(
+        _EVERYONE_READS
+        | {
+            Permission.PATIENT_READ,
+            Permission.REFERRAL_READ,
+            Permission.CONSULT_READ,
+            Permission.CONSULT_ANSWER,
+        }
+    ),
     Role.CLINICIAN: frozenset(_EVERYONE_READS | _CARE),
-    Role.COORDINATOR: frozenset(_EVERYONE_READS),
+    Role.COORDINATOR: frozenset(
+        _EVERYONE_READS
+        | {Permission.CONSULT_READ, Permission.CONSULT_COORDINATE, Permission.ROTA_MANAGE}
+    ),
     Role.AUDITOR: frozenset({Permission.REGISTRY_READ, Permission.AUDIT_READ}),
 }
 

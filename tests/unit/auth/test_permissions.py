@@ -18,7 +18,15 @@ from medcircle.auth.domain import (
 )
 
 P = Permission
-CARE = {P.PATIENT_READ, P.PATIENT_MANAGE, P.REFERRAL_READ, P.REFERRAL_SEND, P.REFERRAL_TRIAGE}
+CARE = {
+    P.PATIENT_READ,
+    P.PATIENT_MANAGE,
+    P.REFERRAL_READ,
+    P.REFERRAL_SEND,
+    P.REFERRAL_TRIAGE,
+    P.CONSULT_READ,
+    P.CONSULT_ASK,
+}
 EXPECTED: dict[Role, set[Permission]] = {
     Role.PLATFORM_ADMIN: set(Permission),
     Role.COMMISSION_ANALYST: {
@@ -40,11 +48,26 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.AGREEMENT_MANAGE,
         P.USER_MANAGE_OWN,
         P.PATIENT_UNMASK,
+        P.CONSULT_COORDINATE,
+        P.ROTA_MANAGE,
         *CARE,
     },
-    Role.EXPERT: {P.REGISTRY_READ, P.AGREEMENT_READ, P.PATIENT_READ, P.REFERRAL_READ},
+    Role.EXPERT: {
+        P.REGISTRY_READ,
+        P.AGREEMENT_READ,
+        P.PATIENT_READ,
+        P.REFERRAL_READ,
+        P.CONSULT_READ,
+        P.CONSULT_ANSWER,
+    },
     Role.CLINICIAN: {P.REGISTRY_READ, P.AGREEMENT_READ, *CARE},
-    Role.COORDINATOR: {P.REGISTRY_READ, P.AGREEMENT_READ},
+    Role.COORDINATOR: {
+        P.REGISTRY_READ,
+        P.AGREEMENT_READ,
+        P.CONSULT_READ,
+        P.CONSULT_COORDINATE,
+        P.ROTA_MANAGE,
+    },
     Role.AUDITOR: {P.REGISTRY_READ, P.AUDIT_READ},
 }
 

@@ -1,0 +1,1 @@
+"""Remote consultation: asking, routing to who is on call, conversation, opinions, sessions."""
