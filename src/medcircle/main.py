@@ -110,6 +110,14 @@ def create_app(
     from medcircle.audit import router as audit_router
     from medcircle.auth import pages as auth_pages
     from medcircle.auth import router as auth_router
+    from medcircle.consultations import measures_pages as consult_measures_pages
+    from medcircle.consultations import measures_router as consult_measures_router
+    from medcircle.consultations import pages as consult_pages
+    from medcircle.consultations import rota_pages as consult_rota_pages
+    from medcircle.consultations import rota_router as consult_rota_router
+    from medcircle.consultations import router as consult_router
+    from medcircle.consultations import session_pages as consult_session_pages
+    from medcircle.consultations import sessions_router as consult_sessions_router
     from medcircle.notifications import pages as notification_pages
     from medcircle.notifications import router as notification_router
     from medcircle.patients import pages as patient_pages
@@ -130,6 +138,10 @@ def create_app(
         patient_router,
         referral_router,
         referral_lists_router,
+        consult_router,
+        consult_rota_router,
+        consult_sessions_router,
+        consult_measures_router,
         notification_router,
     )
     for module in api_modules:
@@ -143,6 +155,10 @@ def create_app(
         patient_pages,
         referral_pages,
         referral_status_pages,
+        consult_pages,
+        consult_rota_pages,
+        consult_session_pages,
+        consult_measures_pages,
         notification_pages,
     )
     for module in page_modules:

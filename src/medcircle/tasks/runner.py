@@ -30,7 +30,7 @@ from medcircle.tasks import service
 log = logging.getLogger("medcircle.tasks")
 
 # modules whose import registers timer handlers
-HANDLER_MODULES = ("medcircle.referrals.timers",)
+HANDLER_MODULES = ("medcircle.referrals.timers", "medcircle.consultations.timers")
 STOP_TIMEOUT_S = 30.0
 
 

@@ -1,0 +1,1 @@
+"""Timers of consultations: a response promise at risk, a promise missed."""
