@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # days of recent referrals that make a department's current wait
     wait_window_days: int = Field(default=90, ge=7)
 
+    # consultations: minutes to the first answer per urgency (an agreement may set its own);
+    # the clock stands still while the expert waits for the asker
+    consult_minutes_emergency: int = Field(default=30, ge=1)
+    consult_minutes_urgent: int = Field(default=4 * 60, ge=1)
+    consult_minutes_routine: int = Field(default=24 * 60, ge=1)
+    # days an answered consultation waits for the asker before it closes by itself
+    consult_autoclose_days: int = Field(default=14, ge=1)
+    # the meeting link of a video or MDT session: {room} is replaced by the session's own
+    # random room name (a self-hosted Jitsi, or any provider that takes a room in the URL)
+    consult_meeting_url_pattern: str = "https://meet.jit.si/medcircle-{room}"
+
     # email through an SMTP server; no host, no email (the in-app inbox still works)
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
