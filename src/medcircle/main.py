@@ -110,6 +110,7 @@ def create_app(
     from medcircle.audit import router as audit_router
     from medcircle.auth import pages as auth_pages
     from medcircle.auth import router as auth_router
+    from medcircle.consultations import files_router as consult_files_router
     from medcircle.consultations import measures_pages as consult_measures_pages
     from medcircle.consultations import measures_router as consult_measures_router
     from medcircle.consultations import pages as consult_pages
@@ -139,6 +140,7 @@ def create_app(
         referral_router,
         referral_lists_router,
         consult_router,
+        consult_files_router,
         consult_rota_router,
         consult_sessions_router,
         consult_measures_router,

@@ -122,7 +122,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     # the asker asks more after the opinion: back to the expert who answered
     _t(Action.FOLLOW_UP, {S.ANSWERED}, S.ASSIGNED, {Side.ASKER}, ("body",)),
-    _t(Action.CLOSE, {S.ANSWERED}, S.CLOSED, {Side.ASKER}),
+    # closed by the asker, or by the platform when the asker has not come back for a while
+    _t(Action.CLOSE, {S.ANSWERED}, S.CLOSED, {Side.ASKER, Side.SYSTEM}),
     _t(Action.CANCEL, set(OPEN), S.CANCELLED, {Side.ASKER}, ("reason",)),
     # a promise at risk: to the next expert on call, or back to the pool and the coordinator
     _t(Action.ESCALATE, {S.POOL, S.ASSIGNED}, S.ASSIGNED, {Side.SYSTEM}),
