@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from medcircle.kit.i18n import N_
-from medcircle.referrals.domain import URGENCY_LABELS, URGENCY_RANK, Urgency
 
-__all__ = ["URGENCY_LABELS", "URGENCY_RANK", "Urgency"]
+# the urgencies are the referral loop's, so both speak of them alike
+from medcircle.referrals.domain import URGENCY_LABELS as URGENCY_LABELS
+from medcircle.referrals.domain import URGENCY_RANK as URGENCY_RANK
+from medcircle.referrals.domain import Urgency as Urgency
 
 
 class Mode(StrEnum):
@@ -466,10 +468,11 @@ def route(
     """Who gets a new case of one specialty at one institution at ``at``.
 
     Only experts on call then (not on leave, not in ``exclude``: those who already held the
-    case) are candidates. Primaries come before backups; within a role, an expert below their
-    open-case limit before one at it; then the better skill fit for the diagnosis, then the
-    lighter load, then the lower user id (so the decision is deterministic). When nobody is on
-    call the case stays in the pool and the coordinator is told."""
+    case) are candidates. An expert below their open-case limit comes before one at it (so a
+    backup with room takes the case of a primary who has too many); then primaries before
+    backups; then the better skill fit for the diagnosis, then the lighter load, then the lower
+    user id (so the decision is deterministic). When nobody is on call the case stays in the
+    pool and the coordinator is told."""
     covering = rota.at(at)
     if not covering:
         return Decision(None, RouteReason.NOBODY_ON_CALL)
@@ -485,8 +488,8 @@ def route(
         primary = s.role == ShiftRole.PRIMARY
         skipped_full_primary = skipped_full_primary or (primary and full)
         key = (
-            0 if primary else 1,
             1 if full else 0,
+            0 if primary else 1,
             -skill_score(expert, icd10_code),
             load,
             s.user_id,
@@ -497,7 +500,7 @@ def route(
         return Decision(None, RouteReason.ALL_EXCLUDED)
     if chosen.role == ShiftRole.BACKUP:
         return Decision(chosen.user_id, RouteReason.BACKUP)
-    if skipped_full_primary and best[1] == 0:
+    if skipped_full_primary and best[0] == 0:
         return Decision(chosen.user_id, RouteReason.ON_CALL_LOADED)
     return Decision(chosen.user_id, RouteReason.ON_CALL)
 
