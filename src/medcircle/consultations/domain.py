@@ -96,11 +96,13 @@ OPEN: frozenset[Status] = frozenset({S.POOL, S.ASSIGNED, S.AWAITING_ASKER})
 TRANSITIONS: tuple[Transition, ...] = (
     # an expert of the pool takes a case nobody holds (two at once: exactly one wins)
     _t(Action.CLAIM, {S.POOL}, S.ASSIGNED, {Side.POOL_EXPERT}),
-    # a coordinator gives it to a named expert, also away from the one holding it
+    # a coordinator gives it to a named expert, also away from the one holding it; while the
+    # asker is asked it stays the asker's turn (the clock stays stopped), the new expert waits
+    _t(Action.ASSIGN, {S.POOL, S.ASSIGNED}, S.ASSIGNED, {Side.COORDINATOR}, ("assignee_user_id",)),
     _t(
         Action.ASSIGN,
-        {S.POOL, S.ASSIGNED, S.AWAITING_ASKER},
-        S.ASSIGNED,
+        {S.AWAITING_ASKER},
+        S.AWAITING_ASKER,
         {Side.COORDINATOR},
         ("assignee_user_id",),
     ),
@@ -524,12 +526,14 @@ def common_slots(
     out: list[datetime] = []
     if duration <= timedelta(0) or step <= timedelta(0):
         return out
-    offset = timedelta(hours=tz_offset_hours)
-    # first grid point at or after start
-    t = start
+    zone = timedelta(hours=tz_offset_hours)
+    # the first point of the grid (whole hours plus multiples of step) at or after start
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    past = (start - hour) % step
+    t = start if not past else start + (step - past)
     while t + duration <= end and len(out) < limit:
-        local = t + offset
-        local_end = t + duration + offset
+        local = t + zone
+        local_end = t + duration + zone
         in_day = (
             day_hours[0] * 60 <= local.hour * 60 + local.minute
             and local_end.date() == local.date()

@@ -177,9 +177,7 @@ class ConsultationSpecialty(Base):
     __table_args__ = (UniqueConstraint("consultation_id", "specialty_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    consultation_id: Mapped[int] = mapped_column(
-        ForeignKey("consultation.id", ondelete="CASCADE")
-    )
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultation.id", ondelete="CASCADE"))
     specialty_code: Mapped[str] = mapped_column(ForeignKey("specialty.code"))
 
 
@@ -190,9 +188,7 @@ class ConsultationMessage(Base):
     __table_args__ = (Index("ix_consultation_message_case", "consultation_id", "at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    consultation_id: Mapped[int] = mapped_column(
-        ForeignKey("consultation.id", ondelete="CASCADE")
-    )
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultation.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     # question (expert to asker), reply (asker), follow_up (asker after the opinion), note
     kind: Mapped[str] = mapped_column(String(16))
@@ -208,9 +204,7 @@ class ConsultationEvent(Base):
     __table_args__ = (Index("ix_consultation_event_case", "consultation_id", "at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    consultation_id: Mapped[int] = mapped_column(
-        ForeignKey("consultation.id", ondelete="CASCADE")
-    )
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultation.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
@@ -250,9 +244,7 @@ class ConsultSession(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    consultation_id: Mapped[int] = mapped_column(
-        ForeignKey("consultation.id", ondelete="CASCADE")
-    )
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultation.id", ondelete="CASCADE"))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     meeting_url: Mapped[str] = mapped_column(String(500))
