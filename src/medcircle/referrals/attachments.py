@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -76,6 +77,66 @@ def _file_error(code: str, message: str, **params: object) -> ValidationFailed:
     )
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A checked upload whose bytes are in the store: the safe name, the type judged by the
+    content, the size and the SHA-256 the bytes are kept under."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def store_upload(
+    filename: str,
+    data: bytes,
+    settings: Settings,
+    *,
+    allowed: frozenset[DocumentType] = ALLOWED,
+    allowed_label: str = ALLOWED_LABEL,
+    max_bytes: int = MAX_BYTES,
+) -> StoredFile:
+    """Check an upload and put its bytes in the store (shared by the files of referrals and
+    of consultations): at most ``max_bytes`` (413 ``payload_too_large``), not empty
+    (``empty_file``), a type among ``allowed`` judged by the content
+    (``unsupported_file_type``), an extension that matches it (``file_type_mismatch``), and
+    a safe display name (no folders). The bytes are written (atomically) before the caller
+    adds its row, so a refused or failed request leaves no row; a refused file leaves no
+    bytes either."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(N_("The limit is %(mb).1f MB."), mb=max_bytes / (1024 * 1024))
+    if not data:
+        raise _file_error("empty_file", N_("The file is empty."))
+    store = store_for(settings)
+    staged = store.stage(io.BytesIO(data), max_bytes)
+    try:
+        doc_type = detect_document_type(staged.head, staged.zip_names)
+        if doc_type not in allowed:
+            raise _file_error(
+                "unsupported_file_type",
+                N_("This kind of file cannot be attached. Allowed: %(types)s."),
+                types=allowed_label,
+            )
+        assert doc_type is not None
+        if not extension_matches(filename, doc_type):
+            raise _file_error(
+                "file_type_mismatch",
+                N_("The file name's extension does not match its content (%(kind)s)."),
+                kind=doc_type.name,
+            )
+        store.place(staged)
+    except BaseException:
+        store.discard(staged.temp_path)
+        raise
+    return StoredFile(
+        filename=sanitise_filename(filename, doc_type),
+        content_type=doc_type.value,
+        size=staged.size,
+        sha256=staged.sha256,
+    )
+
+
 def add(
     session: Session,
     actor: Actor,
@@ -98,37 +159,13 @@ def add(
             N_("Files can be attached only while the referral is a draft or awaits triage."),
             code="attachments_closed",
         )
-    if len(data) > MAX_BYTES:
-        raise PayloadTooLarge(N_("The limit is %(mb).1f MB."), mb=MAX_BYTES / (1024 * 1024))
-    if not data:
-        raise _file_error("empty_file", N_("The file is empty."))
-    store = store_for(settings)
-    staged = store.stage(io.BytesIO(data), MAX_BYTES)
-    try:
-        doc_type = detect_document_type(staged.head)
-        if doc_type not in ALLOWED:
-            raise _file_error(
-                "unsupported_file_type",
-                N_("This kind of file cannot be attached. Allowed: %(types)s."),
-                types=ALLOWED_LABEL,
-            )
-        assert doc_type is not None
-        if not extension_matches(filename, doc_type):
-            raise _file_error(
-                "file_type_mismatch",
-                N_("The file name's extension does not match its content (%(kind)s)."),
-                kind=doc_type.name,
-            )
-        store.place(staged)
-    except BaseException:
-        store.discard(staged.temp_path)
-        raise
+    stored = store_upload(filename, data, settings)
     row = ReferralAttachment(
         referral_id=referral.id,
-        filename=sanitise_filename(filename, doc_type),
-        content_type=doc_type.value,
-        size_bytes=staged.size,
-        sha256=staged.sha256,
+        filename=stored.filename,
+        content_type=stored.content_type,
+        size_bytes=stored.size,
+        sha256=stored.sha256,
         uploaded_by_user_id=actor.user_id,
         uploaded_at=clock.now(),
     )
