@@ -19,6 +19,7 @@ from medcircle.audit.domain import Outcome
 from medcircle.audit.repository import AuditFilter
 from medcircle.auth import service as auth_service
 from medcircle.auth.domain import Actor, Permission, Role
+from medcircle.consultations import queries as consult_queries
 from medcircle.kit import clock
 from medcircle.kit.i18n import gettext
 from medcircle.kit.pagination import PageParams
@@ -250,11 +251,45 @@ def _referral_cards(session: Session, actor: Actor) -> list[Card]:
     return cards
 
 
+def _consultation_cards(session: Session, actor: Actor) -> list[Card]:
+    """Consultation worklist counts with links (whose turn: the expert's own cases first),
+    and the step to ask for one."""
+    counts = consult_queries.counts(session, actor)
+    lists = consult_queries.Worklist
+    lines: list[tuple[str, str | None]] = [
+        (
+            f"{gettext(consult_queries.WORKLIST_LABELS[name])}: {counts[name]}",
+            f"/consultations?list={name.value}",
+        )
+        for name in lists
+        if name in counts
+    ]
+    if actor.can(Permission.CONSULT_ASK):
+        lines.append((gettext("Ask for a consultation"), "/consultations/new"))
+    if not lines:
+        return []
+    # the figure: what waits for this reader (held, else in the pool, else asked)
+    first = next((n for n in (lists.MINE, lists.POOL, lists.ASKED) if n in counts), None)
+    pressing = counts.get(lists.MINE, 0) + counts.get(lists.AT_RISK, 0)
+    return [
+        Card(
+            title=gettext("Consultations"),
+            value=str(counts[first]) if first is not None else None,
+            lines=lines,
+            href=f"/consultations?list={first.value}" if first is not None else "/consultations",
+            tone="bad" if counts.get(lists.AT_RISK) else "warn" if pressing else "normal",
+            testid="card-consultations",
+        )
+    ]
+
+
 def attention(session: Session, actor: Actor) -> list[Card]:
     """The cards for ``actor``'s roles, most pressing first."""
     cards: list[Card] = []
     if actor.can(Permission.REFERRAL_READ) or actor.can(Permission.REFERRAL_OVERSEE):
         cards += _referral_cards(session, actor)
+    if actor.can(Permission.CONSULT_READ):
+        cards += _consultation_cards(session, actor)
     if actor.can(Permission.AUDIT_READ):
         cards += _audit_cards(session, actor)
     if actor.can(Permission.AGREEMENT_READ):
