@@ -150,6 +150,8 @@ DEMO_LOGINS = (
     "auditor",
     "county",
     "bch",
+    "oncall",
+    "bchcoord",
 )
 
 

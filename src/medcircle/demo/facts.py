@@ -606,3 +606,27 @@ SHORT_NAMES: dict[str, tuple[str, str]] = {
     "BDTCM": ("保定市第一中医院", "Baoding First Hospital of TCM"),
     "BDMCH": ("保定市妇幼保健院", "Baoding Maternal and Child Health Hospital"),
 }
+
+# "... 12 major hospitals in Beijing have taken part in the Beijing-Hebei medical cooperation
+# ... and 510 consultations were held" (the same report of 31 August 2017, same period).
+CONSULTATIONS_REPORTED = 510
+# "In the nine years of cooperation between Beijing Children's Hospital and Baoding
+# Children's Hospital ... consulted on more than 10,000 difficult cases" (China News Service,
+# Baoding, 26 February 2024). The split per year and the share held remotely (the rest in
+# person by the visiting experts) are the demo's assumption: growing as the trusteeship
+# matured, with more remote consultation once it was available around the clock and while
+# travel was restricted in 2020-2022. (year, difficult cases consulted, of which remote)
+DIFFICULT_REPORTED = date(2024, 2, 26)
+DIFFICULT_MORE_THAN = 10_000
+DIFFICULT_CASES: tuple[tuple[int, int, int], ...] = (
+    (2015, 420, 40),
+    (2016, 760, 110),
+    (2017, 900, 170),
+    (2018, 1050, 240),
+    (2019, 1150, 300),
+    (2020, 1100, 480),
+    (2021, 1300, 520),
+    (2022, 1450, 600),
+    (2023, 1650, 640),
+    (2024, 300, 110),
+)

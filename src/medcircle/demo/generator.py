@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 from datetime import date, timedelta
 
+from medcircle.demo import consultations as consult
 from medcircle.demo import facts
 from medcircle.demo import referrals as care
 from medcircle.demo.world import (
@@ -647,6 +648,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("users", users),
     ("referral_staff", care.staff),
     ("referrals", care.referrals),
+    ("consultations", consult.consultations),
 )
 
 

@@ -15,6 +15,15 @@ from medcircle.agreements.models import (
     FrameworkAgreement,
 )
 from medcircle.auth.models import User, UserRole
+from medcircle.consultations.models import (
+    Consultation,
+    ConsultationEvent,
+    ConsultationMessage,
+    ConsultationSpecialty,
+    ExpertLeave,
+    ExpertSkill,
+    OnCallShift,
+)
 from medcircle.db import Base
 from medcircle.demo.models import DemoWorld
 from medcircle.patients.models import Consent, Patient
@@ -162,6 +171,25 @@ def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
             )
         )
     }
+    consultations = _key_map(session, Consultation.id, Consultation.reference)
+    # timers name their subject by type and id: ids of either kind, replaced by references
+    subjects: dict[str, dict[int, str]] = {"referral": referrals, "consultation": consultations}
+    timers: list[Any] = []
+    for t in session.execute(
+        select(
+            Timer.kind,
+            Timer.subject_type,
+            Timer.subject_id,
+            Timer.due_at,
+            Timer.payload,
+            Timer.created_at,
+            Timer.done_at,
+            Timer.outcome,
+        )
+    ):
+        subject: int | str = subjects.get(t.subject_type, {}).get(t.subject_id, t.subject_id)
+        timers.append((t.kind, t.subject_type, subject, *t[3:]))
+    timers.sort(key=repr)
     none: frozenset[str] = frozenset()
     # sealed values differ at every load (random nonces): their hashes and masks stand for them
     sealed = frozenset({"national_id_sealed", "phone_sealed", "guardian_phone_sealed"})
@@ -196,7 +224,41 @@ def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
             actor_user_id=users,
             actor_institution_id=inst,
         ),
-        "timer": rows(Timer, none, subject_id=referrals),
+        "timer": timers,
+        "oncall_shift": rows(
+            OnCallShift, none, institution_id=inst, user_id=users, created_by_user_id=users
+        ),
+        "expert_leave": rows(ExpertLeave, none, user_id=users, created_by_user_id=users),
+        "expert_skill": rows(ExpertSkill, none, user_id=users),
+        "consultation": rows(
+            Consultation,
+            none,
+            patient_id=patients,
+            consent_id=consents,
+            asker_institution_id=inst,
+            asker_department_id=dept,
+            asker_user_id=users,
+            answer_institution_id=inst,
+            agreement_id=ag,
+            assignee_user_id=users,
+            opinion_by_user_id=users,
+            referral_id=referrals,
+        ),
+        "consultation_specialty": rows(ConsultationSpecialty, none, consultation_id=consultations),
+        "consultation_event": rows(
+            ConsultationEvent,
+            none,
+            consultation_id=consultations,
+            actor_user_id=users,
+            actor_institution_id=inst,
+        ),
+        "consultation_message": rows(
+            ConsultationMessage,
+            none,
+            consultation_id=consultations,
+            author_user_id=users,
+            author_institution_id=inst,
+        ),
         "institution": rows(Institution, none, parent_id=inst),
         "institution_name": rows(InstitutionName, none, institution_id=inst, agreement_id=ag),
         "department": rows(Department, none, institution_id=inst),

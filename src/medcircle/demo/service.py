@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from medcircle.agreements.models import (
@@ -28,6 +29,25 @@ from medcircle.auth.domain import Actor, Permission
 from medcircle.auth.models import User, UserRole
 from medcircle.auth.security import hash_password
 from medcircle.config import Settings
+from medcircle.consultations.domain import URGENCY_RANK as CONSULT_URGENCY_RANK
+from medcircle.consultations.domain import Clock as ConsultClock
+from medcircle.consultations.domain import Status as ConsultStatus
+from medcircle.consultations.domain import Urgency as ConsultUrgency
+from medcircle.consultations.models import (
+    Consultation,
+    ConsultationEvent,
+    ConsultationMessage,
+    ConsultationSpecialty,
+    ExpertLeave,
+    ExpertSkill,
+    OnCallShift,
+)
+from medcircle.consultations.service import SUBJECT as CONSULT_SUBJECT
+from medcircle.consultations.service import (
+    TIMER_AT_RISK,
+    TIMER_AUTOCLOSE,
+    TIMER_MISSED,
+)
 from medcircle.demo import repository
 from medcircle.demo.models import DemoWorld
 from medcircle.demo.world import DEMO_PASSWORD, DemoReferral, World
@@ -90,6 +110,37 @@ class Keys:
 
 
 LoadStep = Callable[[Session, World, Keys], None]
+
+
+def core_insert(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    """One Core executemany on the table (the ORM's bulk insert splits rows by which values
+    are None, which makes thousands of statements of rows like consultations)."""
+    if rows:
+        session.execute(insert(model.__table__), list(rows))
+
+
+def insert_keyed(
+    session: Session, model: type[Any], rows: Sequence[dict[str, Any]], key: tuple[str, ...]
+) -> list[int]:
+    """Insert ``rows`` with one executemany and find their ids by the natural ``key``
+    columns (unique among the rows); the new ids in the order of ``rows``.
+
+    ``repository.insert_returning_ids`` is exact on every database but SQLite answers it
+    one row at a time; thousands of patients, consents and consultations go this way."""
+    wanted = [tuple(r[k] for k in key) for r in rows]
+    if len(set(wanted)) != len(wanted):
+        return repository.insert_returning_ids(session, model, rows)
+    if not rows:
+        return []
+    id_col = model.__table__.c.id
+    before = session.scalar(select(func.max(id_col))) or 0
+    core_insert(session, model, rows)
+    cols = [model.__table__.c[k] for k in key]
+    found = {
+        tuple(r[1:]): int(r[0])
+        for r in session.execute(select(id_col, *cols).where(id_col > before))
+    }
+    return [found[k] for k in wanted]
 
 
 def _institutions(session: Session, world: World, keys: Keys) -> None:
@@ -361,7 +412,7 @@ def _patients(session: Session, world: World, keys: Keys) -> None:
                 "version": 1,
             }
         )
-    ids = repository.insert_returning_ids(session, Patient, rows)
+    ids = insert_keyed(session, Patient, rows, ("national_id_hash",))
     keys.patients = {p.key: n for p, n in zip(world.patients, ids, strict=True)}
     rows = [
         {
@@ -381,7 +432,9 @@ def _patients(session: Session, world: World, keys: Keys) -> None:
         }
         for c in world.consents
     ]
-    ids = repository.insert_returning_ids(session, Consent, rows)
+    ids = insert_keyed(
+        session, Consent, rows, ("patient_id", "receiving_institution_id", "purpose", "given_at")
+    )
     keys.consents = {c.key: n for c, n in zip(world.consents, ids, strict=True)}
 
 
@@ -545,6 +598,190 @@ def _timers(world: World, keys: Keys, settings: Settings) -> list[dict[str, Any]
     return rows
 
 
+def _consultations(session: Session, world: World, keys: Keys) -> None:
+    """The on-call rotas, leave and skills, and the consultations with their histories and
+    threads (patients and their consent were written with the others)."""
+    users, inst = keys.users, keys.institutions
+    core_insert(
+        session,
+        OnCallShift,
+        [
+            {
+                "institution_id": inst[s.institution],
+                "specialty_code": s.specialty_code,
+                "user_id": users[s.user],
+                "starts_at": s.starts_at,
+                "ends_at": s.ends_at,
+                "role": s.role,
+                "created_by_user_id": users[s.created_by] if s.created_by else None,
+                "created_at": s.created_at,
+                "is_synthetic": True,
+            }
+            for s in world.shifts
+        ],
+    )
+    core_insert(
+        session,
+        ExpertLeave,
+        [
+            {
+                "user_id": users[lv.user],
+                "starts_at": lv.starts_at,
+                "ends_at": lv.ends_at,
+                "reason": lv.reason,
+                "created_by_user_id": users[lv.created_by] if lv.created_by else None,
+                "created_at": lv.created_at,
+            }
+            for lv in world.leaves
+        ],
+    )
+    core_insert(
+        session,
+        ExpertSkill,
+        [{"user_id": users[k.user], "icd10_prefix": k.icd10_prefix} for k in world.skills],
+    )
+    rows = []
+    for c in world.consultations:
+        rows.append(
+            {
+                "reference": c.reference,
+                "status": c.status,
+                "mode": c.mode,
+                "urgency": c.urgency,
+                "urgency_rank": CONSULT_URGENCY_RANK[ConsultUrgency(c.urgency)],
+                "patient_id": keys.patients[c.patient],
+                "consent_id": keys.consents[c.consent] if c.consent else None,
+                "asker_institution_id": inst[c.asker],
+                "asker_department_id": keys.departments.get((c.asker, c.asker_specialty or "")),
+                "asker_user_id": users[c.asker_user],
+                "answer_institution_id": inst[c.answer],
+                "specialty_code": c.specialty_code,
+                "agreement_id": keys.agreements[c.agreement] if c.agreement else None,
+                "assignee_user_id": users[c.assignee] if c.assignee else None,
+                "question": c.question,
+                "clinical_summary": c.clinical_summary,
+                "icd10_code": c.icd10_code,
+                "diagnosis": c.diagnosis,
+                "asked_at": c.asked_at,
+                "target_minutes": c.target_minutes,
+                "paused_seconds": c.paused_seconds,
+                "paused_since": c.paused_since,
+                "due_at": c.due_at,
+                "escalation_level": c.escalation_level,
+                "route_reason": c.route_reason,
+                "first_answered_at": c.first_answered_at,
+                "first_answer_seconds": c.first_answer_seconds,
+                "within_target": c.within_target,
+                "assessment": c.assessment,
+                "recommendations": c.recommendations,
+                "needs_visit": c.needs_visit,
+                "follow_up": c.follow_up,
+                "opinion_by_user_id": users[c.opinion_by] if c.opinion_by else None,
+                "answered_at": c.answered_at,
+                "helpful": c.helpful,
+                "referral_avoided": c.referral_avoided,
+                "rated_at": c.rated_at,
+                "closed_at": c.closed_at,
+                "cancel_reason": None,
+                "referral_id": None,
+                "is_difficult": c.is_difficult,
+                "is_synthetic": True,
+                "created_at": c.created_at,
+                "updated_at": c.updated_at,
+                "version": c.version,
+            }
+        )
+    ids = insert_keyed(session, Consultation, rows, ("reference",))
+    by_ref = {c.reference: n for c, n in zip(world.consultations, ids, strict=True)}
+    core_insert(session, Timer, _consult_timers(world, by_ref, settings_of_load(keys)))
+    core_insert(
+        session,
+        ConsultationSpecialty,
+        [
+            {"consultation_id": by_ref[c.reference], "specialty_code": s}
+            for c in world.consultations
+            for s in c.other_specialties
+        ],
+    )
+    core_insert(
+        session,
+        ConsultationEvent,
+        [
+            {
+                "consultation_id": by_ref[c.reference],
+                "at": e.at,
+                "action": e.action,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "actor_user_id": users[e.actor] if e.actor else None,
+                "actor_institution_id": inst[e.actor_institution] if e.actor_institution else None,
+                "note": e.note,
+                "detail": dict(e.detail),
+            }
+            for c in world.consultations
+            for e in c.events
+        ],
+    )
+    core_insert(
+        session,
+        ConsultationMessage,
+        [
+            {
+                "consultation_id": by_ref[c.reference],
+                "at": m.at,
+                "kind": m.kind,
+                "author_user_id": users[m.author],
+                "author_institution_id": inst[m.author_institution],
+                "body": m.body,
+            }
+            for c in world.consultations
+            for m in c.messages
+        ],
+    )
+
+
+def settings_of_load(keys: Keys) -> Settings:
+    assert keys.settings is not None
+    return keys.settings
+
+
+def _consult_timers(world: World, ids: dict[str, int], settings: Settings) -> list[dict[str, Any]]:
+    """The timers the open and answered consultations keep, as the consultation service
+    starts them: at risk and missed for a running clock, the auto-close of an answered case."""
+    rows = []
+    for c in world.consultations:
+        base = {
+            "subject_type": CONSULT_SUBJECT,
+            "subject_id": ids[c.reference],
+            "attempts": 0,
+            "claimed_until": None,
+            "claimed_by": None,
+            "done_at": None,
+            "outcome": None,
+            "last_error": None,
+            "created_at": c.updated_at,
+        }
+        if c.status in (ConsultStatus.POOL, ConsultStatus.ASSIGNED) and c.paused_since is None:
+            running = ConsultClock(
+                c.asked_at, timedelta(minutes=c.target_minutes), c.paused_seconds
+            )
+            due, at_risk = running.due_at(), running.at_risk_at()
+            assert due is not None and at_risk is not None
+            payload = {"due_at": due.isoformat()}
+            rows.append(base | {"kind": TIMER_AT_RISK, "due_at": at_risk, "payload": payload})
+            rows.append(base | {"kind": TIMER_MISSED, "due_at": due, "payload": payload})
+        elif c.status == ConsultStatus.ANSWERED and c.answered_at is not None:
+            rows.append(
+                base
+                | {
+                    "kind": TIMER_AUTOCLOSE,
+                    "due_at": c.answered_at + timedelta(days=settings.consult_autoclose_days),
+                    "payload": {"answered_at": c.answered_at.isoformat()},
+                }
+            )
+    return rows
+
+
 # The tables in the order their foreign keys need; later parts append their writers.
 LOAD_STEPS: tuple[tuple[str, LoadStep], ...] = (
     ("institutions", _institutions),
@@ -555,6 +792,7 @@ LOAD_STEPS: tuple[tuple[str, LoadStep], ...] = (
     ("agreements", _agreements),
     ("patients", _patients),
     ("referrals", _referrals),
+    ("consultations", _consultations),
 )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 DEFAULT_SEED = 2017
 DEMO_PASSWORD = "medcircle-demo"  # noqa: S105 (the published password of the demo logins)
 
@@ -245,6 +245,96 @@ class DemoReferral:
     events: tuple[DemoEvent, ...]
 
 
+@dataclass(frozen=True)
+class DemoShift:
+    """One expert on call for one specialty of one institution, [starts_at, ends_at)."""
+
+    institution: str
+    specialty_code: str
+    user: str
+    starts_at: datetime
+    ends_at: datetime
+    role: str
+    created_by: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DemoLeave:
+    user: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str | None
+    created_by: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DemoSkill:
+    user: str
+    icd10_prefix: str
+
+
+@dataclass(frozen=True)
+class DemoMessage:
+    """One message of a consultation's thread; ``author`` is a username."""
+
+    at: datetime
+    kind: str
+    author: str
+    author_institution: str
+    body: str
+
+
+@dataclass(frozen=True)
+class DemoConsultation:
+    reference: str
+    status: str
+    mode: str
+    urgency: str
+    patient: str
+    consent: str | None
+    asker: str
+    asker_specialty: str | None
+    asker_user: str
+    answer: str
+    specialty_code: str
+    # further specialties of a multi-disciplinary consultation
+    other_specialties: tuple[str, ...]
+    agreement: str | None
+    assignee: str | None
+    question: str
+    clinical_summary: str
+    icd10_code: str
+    diagnosis: str
+    asked_at: datetime
+    target_minutes: int
+    paused_seconds: int
+    paused_since: datetime | None
+    due_at: datetime | None
+    escalation_level: int
+    route_reason: str | None
+    first_answered_at: datetime | None
+    first_answer_seconds: int | None
+    within_target: bool | None
+    assessment: str | None
+    recommendations: str | None
+    needs_visit: bool | None
+    follow_up: str | None
+    opinion_by: str | None
+    answered_at: datetime | None
+    helpful: int | None
+    referral_avoided: bool | None
+    rated_at: datetime | None
+    closed_at: datetime | None
+    is_difficult: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    events: tuple[DemoEvent, ...]
+    messages: tuple[DemoMessage, ...]
+
+
 @dataclass
 class World:
     """Everything the demo loads, in the order it is generated."""
@@ -267,6 +357,10 @@ class World:
     patients: list[DemoPatient] = field(default_factory=list)
     consents: list[DemoConsent] = field(default_factory=list)
     referrals: list[DemoReferral] = field(default_factory=list)
+    shifts: list[DemoShift] = field(default_factory=list)
+    leaves: list[DemoLeave] = field(default_factory=list)
+    skills: list[DemoSkill] = field(default_factory=list)
+    consultations: list[DemoConsultation] = field(default_factory=list)
 
     def institution(self, code: str) -> DemoInstitution:
         for inst in self.institutions:

@@ -202,6 +202,8 @@ def test_one_login_per_role_with_the_demo_password(demo: Session) -> None:
         "auditor",
         "county",
         "bch",
+        "oncall",
+        "bchcoord",
     ]
     assert next(x for x in logins if x.username == "alliance").institution_code == "BDCH"
 

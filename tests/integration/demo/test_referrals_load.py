@@ -74,7 +74,9 @@ def test_open_referrals_keep_their_timers(demo: Session) -> None:
             select(Referral).where(Referral.status.in_([Status.SUBMITTED, Status.SCHEDULED]))
         )
     }
-    timers = demo.scalars(select(Timer).where(Timer.done_at.is_(None))).all()
+    timers = demo.scalars(
+        select(Timer).where(Timer.done_at.is_(None), Timer.subject_type == "referral")
+    ).all()
     assert {t.subject_id for t in timers} == set(open_)
     for t in timers:
         r = open_[t.subject_id]

@@ -235,6 +235,9 @@ def test_one_login_per_role(world: World) -> None:
             "clinician",
             "coordinator",
             "auditor",
+            # the consultation story: the expert on call and the coordinator of the rotas
+            "expert",
+            "coordinator",
         ]
     )
     by_name = {u.username: u for u in world.users}
