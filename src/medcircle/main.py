@@ -119,6 +119,8 @@ def create_app(
     from medcircle.consultations import router as consult_router
     from medcircle.consultations import session_pages as consult_session_pages
     from medcircle.consultations import sessions_router as consult_sessions_router
+    from medcircle.consultations import target_pages as consult_target_pages
+    from medcircle.consultations import targets_router as consult_targets_router
     from medcircle.notifications import pages as notification_pages
     from medcircle.notifications import router as notification_router
     from medcircle.patients import pages as patient_pages
@@ -140,6 +142,7 @@ def create_app(
         referral_router,
         referral_lists_router,
         consult_router,
+        consult_targets_router,
         consult_files_router,
         consult_rota_router,
         consult_sessions_router,
@@ -158,6 +161,7 @@ def create_app(
         referral_pages,
         referral_status_pages,
         consult_pages,
+        consult_target_pages,
         consult_rota_pages,
         consult_session_pages,
         consult_measures_pages,
