@@ -20,6 +20,9 @@ from medcircle.audit.repository import AuditFilter
 from medcircle.auth import service as auth_service
 from medcircle.auth.domain import Actor, Permission, Role
 from medcircle.consultations import queries as consult_queries
+from medcircle.consultations import rota_service
+from medcircle.consultations.domain import WarningKind
+from medcircle.consultations.rota_pages import day_of, warning_text
 from medcircle.kit import clock
 from medcircle.kit.i18n import gettext
 from medcircle.kit.pagination import PageParams
@@ -283,6 +286,28 @@ def _consultation_cards(session: Session, actor: Actor) -> list[Card]:
     ]
 
 
+def _rota_cards(session: Session, actor: Actor) -> list[Card]:
+    """For those who keep the on-call rotas: the problems of the next two weeks, gaps first,
+    so they are fixed before they happen."""
+    problems = rota_service.warnings_summary(session, actor)
+    if not problems:
+        return []
+    gaps = [p for p in problems if p.kind in (WarningKind.GAP, WarningKind.NO_PRIMARY)]
+    return [
+        Card(
+            title=gettext("On-call rotas: problems ahead"),
+            value=str(len(problems)),
+            lines=[
+                (warning_text(p), f"/rotas/{p.specialty_code}?week={day_of(p.warning.starts_at)}")
+                for p in problems[:3]
+            ],
+            href="/rotas",
+            tone="bad" if gaps else "warn",
+            testid="card-rota-problems",
+        )
+    ]
+
+
 def attention(session: Session, actor: Actor) -> list[Card]:
     """The cards for ``actor``'s roles, most pressing first."""
     cards: list[Card] = []
@@ -290,6 +315,8 @@ def attention(session: Session, actor: Actor) -> list[Card]:
         cards += _referral_cards(session, actor)
     if actor.can(Permission.CONSULT_READ):
         cards += _consultation_cards(session, actor)
+    if actor.can(Permission.ROTA_MANAGE):
+        cards += _rota_cards(session, actor)
     if actor.can(Permission.AUDIT_READ):
         cards += _audit_cards(session, actor)
     if actor.can(Permission.AGREEMENT_READ):

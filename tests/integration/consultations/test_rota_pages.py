@@ -14,7 +14,8 @@ from medcircle.consultations.models import ExpertLeave, ExpertSkill, OnCallShift
 from medcircle.consultations.rota_pages import when_text
 from medcircle.kit import i18n
 from tests import consult_factories as cf
-from tests.factories import csrf_of, login
+from tests import referral_factories as rf
+from tests.factories import World, csrf_of, login
 from tests.integration.consultations.rota_support import (  # noqa: F401 (fixtures)
     MONDAY,
     NOW,
@@ -276,3 +277,20 @@ def test_an_expert_sees_their_shifts_and_odd_weeks_fall_back(
         r = client.get(f"/rotas/{SPEC}?week={odd}")
         assert r.status_code == 200 and 'data-day="2026-11-30"' in r.text
     assert client.get("/rotas/nope").status_code == 404
+
+
+def test_the_rota_keepers_home_shows_the_gaps_ahead(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """The rota's problems reach the coordinator's home page before they happen: in the
+    consult world the only shift on the rota ends 18 hours from now, a gap follows."""
+    w = cf.consult_world(session, rf.referral_world(session, world))
+    session.commit()
+    login(client, w.coordinator.username)
+    html = client.get("/").text
+    assert 'data-testid="card-rota-problems"' in html
+    assert "Nobody on call" in html and "/rotas/ped_cardiology?week=" in html
+    # an expert keeps no rota: no such card
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/account").text)})
+    login(client, w.expert3.username)
+    assert 'data-testid="card-rota-problems"' not in client.get("/").text
