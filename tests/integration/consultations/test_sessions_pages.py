@@ -260,3 +260,33 @@ def test_outsiders_and_written_cases(client: TestClient, pages: Pages) -> None:
     assert 'data-testid="schedule-form"' not in mdt
     video = client.get(f"/consultations/{p.video.id}/sessions").text
     assert 'data-testid="schedule-form"' in video
+
+
+def test_minutes_before_the_start_are_refused_saying_why(
+    client: TestClient, pages: Pages, session: Session
+) -> None:
+    # the card shows no minutes form before the start; minutes sent all the same (a page kept
+    # open, another tab) are refused with the reason on the session's card, not only "not
+    # changed"
+    p = pages
+    login(client, "expert")
+    base = f"/consultations/{p.video.id}/sessions"
+    token = csrf_of(client.get(base).text)
+    client.post(base, data={"csrf_token": token, "starts_at": "2026-12-01T10:00"})
+    [row] = _sessions(session)
+    refused = client.post(
+        f"{base}/{row.id}/minutes",
+        data={"csrf_token": token, "version": str(row.version), "minutes": "Too early."},
+    )
+    assert refused.status_code == 409
+    assert 'data-testid="minutes-form"' not in refused.text
+    assert 'data-testid="session-refusal"' in refused.text
+    assert "Attendance and minutes can be recorded once the session has started." in refused.text
+    [row] = _sessions(session)
+    assert row.status == "scheduled" and row.minutes is None
+    # a form the card still shows keeps its refusal by the form, not twice
+    stale = client.post(
+        f"{base}/{row.id}/reschedule",
+        data={"csrf_token": token, "version": "99", "starts_at": "2026-12-01T14:00"},
+    )
+    assert stale.status_code == 409 and 'data-testid="session-refusal"' not in stale.text
