@@ -36,6 +36,10 @@ AT_RISK_TO_POOL = N_(
     "Consultation %(reference)s is at risk of missing its response time and nobody else is "
     "on call: please find an expert."
 )
+AT_RISK_HOLDER = N_(
+    "Consultation %(reference)s is at risk of missing its response time; nobody else is on "
+    "call, the coordinators have been told."
+)
 TARGET_MISSED = N_(
     "Consultation %(reference)s has missed its promised response time. Please step in."
 )
@@ -92,7 +96,8 @@ def _event(
 
 def at_risk(session: Session, timer: Timer, now: datetime) -> None:
     """Three quarters of the time gone without an answer: to the next expert on call who has
-    not held the case yet, or, nobody left, back to the pool with the coordinators told."""
+    not held the case yet; nobody left, the coordinators are told (the case stays where it
+    is)."""
     c = session.get(Consultation, timer.subject_id)
     if (
         c is None
@@ -107,9 +112,12 @@ def at_risk(session: Session, timer: Timer, now: datetime) -> None:
         session, c.answer_institution_id, c.specialty_code, now, c.icd10_code, exclude
     )
     c.escalation_level = 1
-    c.assignee_user_id = decision.user_id
-    c.status = Status.ASSIGNED.value if decision.user_id is not None else Status.POOL.value
     c.route_reason = decision.reason.value
+    if decision.user_id is not None:
+        c.assignee_user_id = decision.user_id
+        c.status = Status.ASSIGNED.value
+    # nobody else on call: the case stays with whoever holds it (they may be writing the
+    # answer), or in the pool; either way the coordinators are told to find someone
     c.updated_at = now
     session.flush()
     _event(
@@ -152,7 +160,7 @@ def at_risk(session: Session, timer: Timer, now: datetime) -> None:
             AT_RISK_TO_POOL,
         )
         if old_holder is not None:
-            _tell(session, [old_holder], c, "consultation.escalated_away", ESCALATED_AWAY)
+            _tell(session, [old_holder], c, "consultation.at_risk_holder", AT_RISK_HOLDER)
 
 
 def missed(session: Session, timer: Timer, now: datetime) -> None:

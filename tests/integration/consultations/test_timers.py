@@ -82,7 +82,7 @@ def test_at_risk_goes_to_the_next_on_call_then_missed_tells_coordinators(
     assert _run(desk, session_factory) == 0
 
 
-def test_at_risk_with_nobody_left_goes_to_the_pool_and_the_coordinators(
+def test_at_risk_with_nobody_left_stays_with_its_expert_and_tells_the_coordinators(
     traveller: time_machine.Coordinates,
     desk: Desk,
     session_factory: sessionmaker[Session],
@@ -93,14 +93,16 @@ def test_at_risk_with_nobody_left_goes_to_the_pool_and_the_coordinators(
     traveller.shift(timedelta(hours=3, minutes=1))
     assert _run(desk, session_factory) == 1
     c = desk.session.get(Consultation, c.id)  # type: ignore[assignment]
+    # the expert holding it may be writing the answer: it stays theirs, they are warned
     assert (c.status, c.assignee_user_id, c.escalation_level, c.route_reason) == (
-        Status.POOL,
-        None,
+        Status.ASSIGNED,
+        desk.w.expert.id,
         1,
         RouteReason.ALL_EXCLUDED,
     )
     assert desk.notified("consultation.at_risk") == {"bjcoord", "bjadmin"}
-    assert desk.notified("consultation.escalated_away") == {"expert"}
+    assert desk.notified("consultation.at_risk_holder") == {"expert"}
+    assert not desk.notified("consultation.escalated_away")
 
 
 def test_a_question_to_the_asker_stops_the_clock_and_its_timers(
