@@ -87,6 +87,13 @@ AVOIDED_GIVEN_NO_VISIT = 0.59
 NEEDS_VISIT_SHARE = 0.15
 # a child with several difficult consultations over the years (share of difficult cases)
 REPEAT_PATIENT_SHARE = 0.3
+# the live cases of the day: asked at these hours after midnight China time of ``as_of``
+# (waiting for the asker, in the pool, the 3 a.m. child with ``oncall``); their other steps
+# come within the hour
+LIVE_HOURS = (1, 2, 3)
+# the demo day turns when the last live case has been asked: a world for ``as_of`` holds
+# nothing after 03:00 China time of ``as_of``, so a load before then is the day before's
+DAY_TURNS = timedelta(hours=max(LIVE_HOURS))
 
 
 @dataclass(frozen=True)
@@ -1052,6 +1059,20 @@ def _at_hour(rng: random.Random, day: date) -> datetime:
     return china_midnight(day) + timedelta(minutes=minutes)
 
 
+def demo_day(at: datetime) -> date:
+    """The day a demo world loaded at the instant ``at`` is generated for: the China date of
+    ``at``, or the day before until 03:00 China time (when the last live case of the day has
+    been asked), so that nothing in the world is after the load. A load between 00:00 and
+    03:00 China time is the world of a load late the evening before, a few hours later."""
+    return (at + CHINA - DAY_TURNS).date()
+
+
+def live_from(as_of: date) -> datetime:
+    """The first instant a world for ``as_of`` may be loaded at without holding the future:
+    the last live case is asked then."""
+    return cutoff_of(as_of) + DAY_TURNS
+
+
 def cooperation_period(as_of: date) -> tuple[datetime, datetime]:
     """The demo's copy of the 2017 report's period: as long, ending the day before
     ``as_of`` (as the demo referrals)."""
@@ -1120,10 +1141,12 @@ def consultations(world: World, rng: random.Random) -> None:
 
 
 def live(b: Builder, indexes: dict[str, RotaIndex], cutoff: datetime) -> None:
-    """Open cases of the day (asked from 01:00 China time): one with the on-call expert of
-    the demo specialty, one waiting in the haematology-oncology pool (released by the
-    expert it was routed to), one waiting for the asker's reply."""
+    """Open cases of the day (asked at ``LIVE_HOURS`` China time, the last at 03:00; see
+    ``demo_day``): one with the on-call expert of the demo specialty, one waiting in the
+    haematology-oncology pool (released by the expert it was routed to), one waiting for the
+    asker's reply."""
     load: dict[int, int] = {}
+    waiting_at, pooled_at, night_at = (cutoff + timedelta(hours=h) for h in LIVE_HOURS)
     pneumonia, asthma = TOPIC_BY_KEY["pneumonia"], TOPIC_BY_KEY["asthma"]
     leukaemia = TOPIC_BY_KEY["all"]
     # waiting for the asker: the on-call expert asked for the X-ray
@@ -1131,7 +1154,7 @@ def live(b: Builder, indexes: dict[str, RotaIndex], cutoff: datetime) -> None:
         asthma,
         BDCH,
         BCH,
-        cutoff + timedelta(hours=1),
+        waiting_at,
         difficult=False,
         mode=Mode.WRITTEN,
         urgency=Urgency.ROUTINE,
@@ -1148,7 +1171,7 @@ def live(b: Builder, indexes: dict[str, RotaIndex], cutoff: datetime) -> None:
         leukaemia,
         BDCH,
         BCH,
-        cutoff + timedelta(hours=2),
+        pooled_at,
         difficult=False,
         mode=Mode.WRITTEN,
         urgency=Urgency.ROUTINE,
@@ -1169,7 +1192,7 @@ def live(b: Builder, indexes: dict[str, RotaIndex], cutoff: datetime) -> None:
         pneumonia,
         BDCH,
         BCH,
-        cutoff + timedelta(hours=3),
+        night_at,
         difficult=False,
         mode=Mode.WRITTEN,
         urgency=Urgency.ROUTINE,

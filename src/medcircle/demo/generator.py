@@ -653,10 +653,12 @@ STEPS: tuple[tuple[str, Step], ...] = (
 
 
 def generate(seed: int = DEFAULT_SEED, as_of: date | None = None) -> World:
-    """The whole demo world for ``seed`` as of the day ``as_of`` (default: today, China
-    time). The same seed and day always give the same world; another day moves the referral
-    histories in time and leaves everything else as it is."""
-    world = World(seed=seed, as_of=as_of or clock.today())
+    """The whole demo world for ``seed`` as of the day ``as_of`` (default: the demo day of
+    now, ``consultations.demo_day``: today, China time, or yesterday before 03:00 China time,
+    so that nothing in the world is after the load). The same seed and day always give the
+    same world; another day moves the referral histories in time and leaves everything else
+    as it is."""
+    world = World(seed=seed, as_of=as_of or consult.demo_day(clock.now()))
     for name, step in STEPS:
         step(world, rng_for(seed, name))
     return world

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from medcircle.auth.domain import Actor, Role
 from medcircle.config import Settings
 from medcircle.demo import service
+from medcircle.demo.consultations import demo_day
 from medcircle.demo.generator import generate
 from medcircle.kit import clock
 
@@ -20,8 +21,9 @@ OPERATOR = Actor(
 
 
 DEMO_SETTINGS = Settings(secret_key="demo-test-secret-key-0123456789-abcdefghijkl")
-# the day the tests' worlds are generated for (fixed once, should the day change meanwhile)
-DEMO_DAY = clock.today()
+# the day the tests' worlds are generated for, as ``medcircle demo load`` picks it (fixed once,
+# should the day change meanwhile)
+DEMO_DAY = demo_day(clock.now())
 
 
 @pytest.fixture(scope="module")
