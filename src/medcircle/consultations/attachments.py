@@ -5,7 +5,8 @@ The checks and the store are shared with the files of referrals
 (``referrals.attachments.store_upload``): the type is judged by the content, the extension must
 match it, the name is made safe (no folders ever reach the disk path), and the bytes are kept
 once by their SHA-256 under ``<data_dir>/attachments``. The bytes are written before the row,
-which is added in the request's transaction: a refused or failed request leaves no row.
+which is added in the request's transaction (``keep_upload``, audited the same way as a
+referral's file): a refused or failed request leaves no row.
 
 Either side of the case (the asker's institution, the expert holding it, the answering
 institution's coordinators) attaches while the case is open or answered; everyone who may
@@ -27,10 +28,9 @@ from medcircle.config import Settings
 from medcircle.consultations import service
 from medcircle.consultations.domain import Side, Status
 from medcircle.consultations.models import ConsultationAttachment
-from medcircle.kit import clock
 from medcircle.kit.errors import Conflict, Forbidden, NotFound
 from medcircle.kit.i18n import N_
-from medcircle.referrals.attachments import store_for, store_upload
+from medcircle.referrals.attachments import keep_upload, store_for, store_upload
 
 MAX_BYTES = 10 * 1024 * 1024
 # Lab reports come as PDF or as the plain-text export of a laboratory system; text is always
@@ -88,32 +88,14 @@ def add(
         allowed_label=ALLOWED_LABEL,
         max_bytes=MAX_BYTES,
     )
-    row = ConsultationAttachment(
-        consultation_id=c.id,
-        filename=stored.filename,
-        content_type=stored.content_type,
-        size_bytes=stored.size,
-        sha256=stored.sha256,
-        uploaded_by_user_id=actor.user_id,
-        uploaded_at=clock.now(),
-    )
-    session.add(row)
-    session.flush()
-    audit.record(
+    return keep_upload(
         session,
         actor,
-        "consultation.attachment_add",
-        object_type="consultation_attachment",
-        object_id=row.id,
-        detail={
-            "consultation_id": c.id,
-            "filename": row.filename,
-            "content_type": row.content_type,
-            "size_bytes": row.size_bytes,
-            "sha256": row.sha256,
-        },
+        stored,
+        ConsultationAttachment,
+        ("consultation_id", c.id),
+        ("consultation.attachment_add", "consultation_attachment"),
     )
-    return row
 
 
 def list_for(

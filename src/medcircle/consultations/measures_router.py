@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from medcircle.consultations import measures, teaching
@@ -68,35 +69,40 @@ End = Annotated[date | None, Query(description="last day asked (default: today)"
 Specialty = Annotated[str | None, Query(max_length=32)]
 
 
-@router.get("/consultation-measures", response_model=MeasuresRead)
-def get_measures(
-    session: DB,
-    actor: CurrentActor,
+@dataclass(frozen=True)
+class Asked:
+    """What the measures are asked for: the grouping, the period and the specialty."""
+
+    group: measures.Group
+    period: measures.Period
+    specialty: str | None
+
+
+def _asked(
     group: Group = measures.Group.INSTITUTION,
     start: Start = None,
     end: End = None,
     specialty: Specialty = None,
-) -> MeasuresRead:
+) -> Asked:
+    return Asked(group, measures.period(start, end, clock.today()), specialty or None)
+
+
+AskedFor = Annotated[Asked, Depends(_asked)]
+
+
+@router.get("/consultation-measures", response_model=MeasuresRead)
+def get_measures(session: DB, actor: CurrentActor, asked: AskedFor) -> MeasuresRead:
     """Volume, answers, median and 90th percentile (nearest rank) time to first answer, share
     within target, share that avoided a referral and satisfaction, per answering institution,
     specialty or expert, over the consultations asked from `start` to `end` (China time,
     both included; the last 90 days by default)."""
-    when = measures.period(start, end, clock.today())
-    return measures_read(measures.read(session, actor, group, when, specialty or None))
+    return measures_read(measures.read(session, actor, asked.group, asked.period, asked.specialty))
 
 
 @router.get("/consultation-measures.csv", response_class=Response)
-def export_measures(
-    session: DB,
-    actor: CurrentActor,
-    group: Group = measures.Group.INSTITUTION,
-    start: Start = None,
-    end: End = None,
-    specialty: Specialty = None,
-) -> Response:
+def export_measures(session: DB, actor: CurrentActor, asked: AskedFor) -> Response:
     """The same table as CSV (UTF-8 with BOM)."""
-    when = measures.period(start, end, clock.today())
-    m = measures.read(session, actor, group, when, specialty or None, export=True)
+    m = measures.read(session, actor, asked.group, asked.period, asked.specialty, export=True)
     return csv_download(m)
 
 

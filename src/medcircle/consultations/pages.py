@@ -422,15 +422,11 @@ def new_consultation_submit(
         try:
             c = service.ask(session, actor, data, settings_of(request))
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
+            status_code = forms.refusal_status(session, exc, errors)
             if exc.code == "consent_missing" or any(
                 fe.code == "consent_missing" for fe in exc.field_errors
             ):
                 consent_missing = data.patient_id
-            status_code = 409 if isinstance(exc, Conflict) else 422
         else:
             return _redirect(f"/consultations/{c.id}?asked=1")
     return _form_page(
@@ -686,10 +682,7 @@ def action_submit(
         try:
             service.act(session, actor, consultation_id, data, settings_of(request))
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            status_code = 409 if isinstance(exc, Conflict) else 422
+            status_code = forms.refusal_status(session, exc)
             if isinstance(exc, Conflict) and action == Action.CLAIM:
                 # two experts claimed at once: exactly one wins, the other is told plainly
                 errors.add("_form", LOST_CLAIM)
@@ -730,13 +723,9 @@ def note_submit(
         try:
             service.add_message(session, actor, consultation_id, data)
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
+            status_code = forms.refusal_status(session, exc, errors)
             if "_form" in errors:
                 errors.setdefault("body", []).extend(errors.pop("_form"))
-            status_code = 409 if isinstance(exc, Conflict) else 422
         else:
             return _redirect(f"/consultations/{consultation_id}?noted=1#thread")
     return _detail(
@@ -760,9 +749,7 @@ def to_referral_submit(
     try:
         referral = service.to_referral(session, actor, consultation_id, settings_of(request))
     except DomainError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        session.rollback()
+        status_code = forms.refusal_status(session, exc)
         return _detail(
             request,
             session,
@@ -770,7 +757,7 @@ def to_referral_submit(
             consultation_id,
             flash=" ".join([gettext(NOT_DONE), exc.text()]),
             flash_kind="error",
-            status_code=409 if isinstance(exc, Conflict) else 422,
+            status_code=status_code,
         )
     return _redirect(f"/referrals/{referral.id}?saved=draft")
 
@@ -794,9 +781,7 @@ def upload_submit(
                 session, actor, consultation_id, file.filename, content, settings_of(request)
             )
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
+            forms.refusal_status(session, exc)
             for fe in exc.field_errors:
                 errors.setdefault("file", []).append(fe.text())
             if not exc.field_errors:

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Role
-from medcircle.auth.models import User, UserRole
 from medcircle.consultations.domain import (
     OPEN,
     Expert,
@@ -24,6 +23,7 @@ from medcircle.consultations.domain import (
     ShiftRole,
 )
 from medcircle.consultations.models import Consultation, ExpertLeave, ExpertSkill, OnCallShift
+from medcircle.referrals.service import users_with_roles
 from medcircle.registry.models import Practitioner
 
 # the longest shift a rota may hold (a week): reads look this far back for covering shifts
@@ -88,17 +88,7 @@ def rota_index(
 
 def active_experts(session: Session, institution_id: int) -> set[int]:
     """The active users of the institution who hold the expert role."""
-    return set(
-        session.scalars(
-            select(User.id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.institution_id == institution_id,
-                User.is_active.is_(True),
-                UserRole.role == Role.EXPERT.value,
-            )
-        )
-    )
+    return set(users_with_roles(session, [institution_id], [Role.EXPERT.value]))
 
 
 def pool_experts(session: Session, institution_id: int, specialty_code: str) -> list[int]:

@@ -24,7 +24,7 @@ from medcircle.consultations.domain import ShiftRole, WarningKind
 from medcircle.consultations.schemas import LeaveIn, ShiftIn
 from medcircle.kit import clock
 from medcircle.kit.clock import CST
-from medcircle.kit.errors import Conflict, DomainError, Forbidden
+from medcircle.kit.errors import DomainError, Forbidden
 from medcircle.kit.i18n import N_, gettext
 from medcircle.web import forms
 from medcircle.web.deps import DB, PageActor
@@ -289,16 +289,24 @@ def week_page(request: Request, session: DB, actor: PageActor, code: str) -> Res
     return _week_page(request, session, actor, code, _week_param(request))
 
 
-def _refused(session: Session, errors: Errors, exc: DomainError) -> int:
-    if exc.status in (401, 403, 404):
-        raise exc
-    session.rollback()
-    errors.from_domain(exc)
-    return 409 if isinstance(exc, Conflict) else 422
-
-
 def _form_week(form: FormValues, request: Request) -> date:
     return _week_of(form.get("week") or request.query_params.get("week", ""))
+
+
+def _expert(form: FormValues, errors: Errors) -> int | None:
+    user_id = form_int(form, "user_id", errors)
+    if user_id is None and "user_id" not in errors:
+        errors.add("user_id", CHOOSE_EXPERT)
+    return user_id
+
+
+def _expert_and_times(form: FormValues, errors: Errors) -> dict[str, Any]:
+    """The expert, start and end that the shift and leave forms ask for."""
+    return {
+        "user_id": _expert(form, errors),
+        "starts_at": form_local_datetime(form, "starts_at", errors, required=True),
+        "ends_at": form_local_datetime(form, "ends_at", errors, required=True),
+    }
 
 
 def _again(
@@ -331,29 +339,19 @@ def add_shift_submit(
 ) -> Response:
     monday = _form_week(form, request)
     errors = Errors()
-    user_id = form_int(form, "user_id", errors)
-    if user_id is None and "user_id" not in errors:
-        errors.add("user_id", CHOOSE_EXPERT)
-    starts_at = form_local_datetime(form, "starts_at", errors, required=True)
-    ends_at = form_local_datetime(form, "ends_at", errors, required=True)
+    asked = _expert_and_times(form, errors)
     status_code = 422
     if not errors:
         data = build(
             ShiftIn,
-            {
-                "user_id": user_id,
-                "specialty_code": code,
-                "starts_at": starts_at,
-                "ends_at": ends_at,
-                "role": form.get("role") or ShiftRole.PRIMARY.value,
-            },
+            {**asked, "specialty_code": code, "role": form.get("role") or ShiftRole.PRIMARY.value},
             errors,
         )
         if data is not None:
             try:
                 svc.add_shift(session, actor, data, specialty_code=code)
             except DomainError as exc:
-                status_code = _refused(session, errors, exc)
+                status_code = forms.refusal_status(session, exc, errors)
             else:
                 week = monday_of(data.starts_at.astimezone(CST).date())
                 return _redirect(_rota_url(code, week, done="shift"))
@@ -383,7 +381,7 @@ def repeat_submit(
         try:
             svc.repeat_week(session, actor, code, monday, weeks)
         except DomainError as exc:
-            status_code = _refused(session, errors, exc)
+            status_code = forms.refusal_status(session, exc, errors)
             # the report of each conflict goes with the summary, by the form
             if exc.field_errors and exc.code == "overlap":
                 errors.setdefault("_form", []).insert(0, exc.text())
@@ -398,28 +396,19 @@ def add_leave_submit(
 ) -> Response:
     monday = _form_week(form, request)
     errors = Errors()
-    user_id = form_int(form, "user_id", errors)
-    if user_id is None and "user_id" not in errors:
-        errors.add("user_id", CHOOSE_EXPERT)
-    starts_at = form_local_datetime(form, "starts_at", errors, required=True)
-    ends_at = form_local_datetime(form, "ends_at", errors, required=True)
+    asked = _expert_and_times(form, errors)
     status_code = 422
     if not errors:
         data = build(
             LeaveIn,
-            {
-                "user_id": user_id,
-                "starts_at": starts_at,
-                "ends_at": ends_at,
-                "reason": form.get("reason") or None,
-            },
+            {**asked, "reason": form.get("reason") or None},
             errors,
         )
         if data is not None:
             try:
                 svc.add_leave(session, actor, data)
             except DomainError as exc:
-                status_code = _refused(session, errors, exc)
+                status_code = forms.refusal_status(session, exc, errors)
             else:
                 return _redirect(_rota_url(code, monday, done="leave"))
     return _again(request, session, actor, code, monday, "leave", errors, form, status_code)
@@ -440,16 +429,14 @@ def skills_submit(
 ) -> Response:
     monday = _form_week(form, request)
     errors = Errors()
-    user_id = form_int(form, "user_id", errors)
-    if user_id is None and "user_id" not in errors:
-        errors.add("user_id", CHOOSE_EXPERT)
+    user_id = _expert(form, errors)
     raw = form.get("skills").replace(",", " ").replace("，", " ").split()
     status_code = 422
     if not errors and user_id is not None:
         try:
             svc.set_skills(session, actor, user_id, raw)
         except DomainError as exc:
-            status_code = _refused(session, errors, exc)
+            status_code = forms.refusal_status(session, exc, errors)
         else:
             return _redirect(_rota_url(code, monday, done="skills"))
     return _again(request, session, actor, code, monday, "skills", errors, form, status_code)

@@ -11,6 +11,7 @@ one entry in ``errors`` per conflict for a repeat), ``too_long``, ``end_before_s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated
 
@@ -157,19 +158,14 @@ def _warning(v: svc.WarningView) -> WarningRead:
 
 
 def _shift(v: svc.ShiftView) -> ShiftRead:
-    return ShiftRead(
-        id=v.id,
-        user_id=v.user_id,
-        name=v.name,
-        specialty_code=v.specialty_code,
-        starts_at=v.starts_at,
-        ends_at=v.ends_at,
-        role=v.role,
-        during_leave=list(v.leave),
-    )
+    return _shift_row(v, v.name, v.leave)
 
 
-def _shift_row(row: OnCallShift, name: str) -> ShiftRead:
+def _shift_row(
+    row: OnCallShift | svc.ShiftView,
+    name: str,
+    during_leave: Iterable[tuple[datetime, datetime]] = (),
+) -> ShiftRead:
     return ShiftRead(
         id=row.id,
         user_id=row.user_id,
@@ -178,21 +174,15 @@ def _shift_row(row: OnCallShift, name: str) -> ShiftRead:
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         role=ShiftRole(row.role),
+        during_leave=list(during_leave),
     )
 
 
 def _leave(v: svc.LeaveView) -> LeaveRead:
-    return LeaveRead(
-        id=v.id,
-        user_id=v.user_id,
-        name=v.name,
-        starts_at=v.starts_at,
-        ends_at=v.ends_at,
-        reason=v.reason,
-    )
+    return _leave_row(v, v.name)
 
 
-def _leave_row(row: ExpertLeave, name: str) -> LeaveRead:
+def _leave_row(row: ExpertLeave | svc.LeaveView, name: str) -> LeaveRead:
     return LeaveRead(
         id=row.id,
         user_id=row.user_id,

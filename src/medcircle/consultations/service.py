@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, object_session
@@ -29,7 +29,7 @@ from medcircle.agreements.models import AgreementSpecialty, CooperationAgreement
 from medcircle.audit import service as audit
 from medcircle.auth.domain import ROLE_PERMISSIONS, Actor, Permission, Role
 from medcircle.auth.models import User, UserRole
-from medcircle.config import Settings
+from medcircle.config import Settings, get_settings
 from medcircle.consultations import rota
 from medcircle.consultations.domain import (
     ACTION_LABELS,
@@ -210,25 +210,9 @@ def minutes_left(c: Consultation, now: datetime) -> int | None:
     return int(left // 60)
 
 
-def _users_with_roles(session: Session, institution_id: int, roles: Iterable[str]) -> list[int]:
-    return sorted(
-        set(
-            session.scalars(
-                select(User.id)
-                .join(UserRole, UserRole.user_id == User.id)
-                .where(
-                    User.institution_id == institution_id,
-                    User.is_active.is_(True),
-                    UserRole.role.in_(sorted(set(roles))),
-                )
-            )
-        )
-    )
-
-
 def coordinators(session: Session, institution_id: int) -> list[int]:
     """The users who coordinate the consultations ``institution_id`` answers."""
-    return _users_with_roles(session, institution_id, COORDINATOR_ROLES)
+    return referrals.users_with_roles(session, [institution_id], COORDINATOR_ROLES)
 
 
 def askers(session: Session, c: Consultation) -> list[int]:
@@ -288,7 +272,7 @@ def in_pool(
     return on_rota is not None
 
 
-def _tell(
+def tell(
     session: Session,
     user_ids: Iterable[int],
     c: Consultation,
@@ -297,14 +281,19 @@ def _tell(
     settings: Settings | None = None,
     *,
     exclude: int | None = None,
+    link: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> None:
+    """Tell ``user_ids`` but ``exclude`` (the actor) about case ``c``: in their inbox and by
+    email, ``message`` with the case's reference (and ``params``), linking to the case (or to
+    ``link``, one of its pages)."""
     notifications.notify(
         session,
         [u for u in user_ids if u != exclude],
         kind,
         message,
-        {"reference": c.reference},
-        link=link_of(c),
+        {"reference": c.reference, **(params or {})},
+        link=link or link_of(c),
         subject_type=SUBJECT,
         subject_id=c.id,
         base_url=settings.base_url if settings else "",
@@ -487,30 +476,28 @@ def view_of(session: Session, actor: Actor, c: Consultation, now: datetime) -> C
     )
 
 
-def thread(session: Session, actor: Actor, c: Consultation) -> list[ConsultationMessage]:
-    """The messages of a case, oldest first."""
+_Entry = TypeVar("_Entry", ConsultationMessage, ConsultationEvent)
+
+
+def _entries(session: Session, actor: Actor, c: Consultation, model: type[_Entry]) -> list[_Entry]:
+    """The rows of ``model`` of a case, oldest first, for its parties."""
     if not _party(actor, c):
         raise NotFound(NOT_FOUND_MESSAGE)
     return list(
         session.scalars(
-            select(ConsultationMessage)
-            .where(ConsultationMessage.consultation_id == c.id)
-            .order_by(ConsultationMessage.at, ConsultationMessage.id)
+            select(model).where(model.consultation_id == c.id).order_by(model.at, model.id)
         )
     )
+
+
+def thread(session: Session, actor: Actor, c: Consultation) -> list[ConsultationMessage]:
+    """The messages of a case, oldest first."""
+    return _entries(session, actor, c, ConsultationMessage)
 
 
 def history(session: Session, actor: Actor, c: Consultation) -> list[ConsultationEvent]:
     """The history of a case, oldest first."""
-    if not _party(actor, c):
-        raise NotFound(NOT_FOUND_MESSAGE)
-    return list(
-        session.scalars(
-            select(ConsultationEvent)
-            .where(ConsultationEvent.consultation_id == c.id)
-            .order_by(ConsultationEvent.at, ConsultationEvent.id)
-        )
-    )
+    return _entries(session, actor, c, ConsultationEvent)
 
 
 def people_of(session: Session, ids: set[int]) -> dict[int, str]:
@@ -863,9 +850,9 @@ def _tell_routed(
     """Tell the expert who got the case, or, nobody on call, the coordinators (and the asker
     that the coordinator has it)."""
     if decision.user_id is not None:
-        _tell(session, [decision.user_id], c, "consultation.assigned", ASSIGNED_MESSAGE, settings)
+        tell(session, [decision.user_id], c, "consultation.assigned", ASSIGNED_MESSAGE, settings)
         return
-    _tell(
+    tell(
         session,
         coordinators(session, c.answer_institution_id),
         c,
@@ -874,7 +861,7 @@ def _tell_routed(
         settings,
         exclude=exclude,
     )
-    _tell(
+    tell(
         session,
         askers(session, c),
         c,
@@ -1173,11 +1160,9 @@ def act(
         _tell_routed(session, c, decision, settings, exclude=actor.user_id)
     if action == Action.ASSIGN and previous_holder not in (None, data.assignee_user_id):
         assert previous_holder is not None
-        _tell(
-            session, [previous_holder], c, "consultation.taken_away", TAKEN_AWAY_MESSAGE, settings
-        )
+        tell(session, [previous_holder], c, "consultation.taken_away", TAKEN_AWAY_MESSAGE, settings)
     if message:
-        _tell(session, recipients, c, kind, message, settings, exclude=actor.user_id)
+        tell(session, recipients, c, kind, message, settings, exclude=actor.user_id)
     session.flush()
     return c
 
@@ -1223,7 +1208,8 @@ def add_message(
     now = clock.now()
     m = _message(session, c, actor, "note", data.body, now)
     c.updated_at = now
-    session.flush()
+    # a change of the case at the same moment is a 409 like any other, not a failure
+    _flush(session)
     _event(session, c, "note", c.status, actor, at=now, detail={"message_id": m.id})
     audit.record(
         session,
@@ -1237,7 +1223,10 @@ def add_message(
         others = [c.assignee_user_id] if c.assignee_user_id else []
     else:
         others = askers(session, c)
-    _tell(session, others, c, "consultation.note", NOTE_MESSAGE, exclude=actor.user_id)
+    # the email links back to the case: it needs the platform address like every other
+    tell(
+        session, others, c, "consultation.note", NOTE_MESSAGE, get_settings(), exclude=actor.user_id
+    )
     session.flush()
     return m
 

@@ -4,6 +4,7 @@ the reader's own upcoming sessions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from medcircle.consultations.session_schemas import (
 )
 from medcircle.kit import clock
 from medcircle.kit.clock import CST
-from medcircle.kit.errors import Conflict, DomainError, NotFound
+from medcircle.kit.errors import DomainError, NotFound
 from medcircle.kit.i18n import N_, gettext
 from medcircle.web import forms
 from medcircle.web.deps import DB, PageActor, settings_of
@@ -61,16 +62,6 @@ def local_input(value: datetime | None) -> str:
 
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _refused(session: Session, errors: Errors, exc: DomainError) -> int:
-    """A refusal the user can correct is rolled back and shown by its field; access errors
-    go on to the error page."""
-    if exc.status in (401, 403, 404):
-        raise exc
-    session.rollback()
-    errors.from_domain(exc)
-    return 409 if isinstance(exc, Conflict) else 422
 
 
 def _ids(form: FormValues, name: str, errors: Errors) -> list[int]:
@@ -279,6 +270,35 @@ def _done(consultation_id: int, what: str, sid: int) -> RedirectResponse:
     return _redirect(f"/consultations/{consultation_id}/sessions?done={what}#session-{sid}")
 
 
+def _on_session(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    ids: tuple[int, int],
+    failure: Failure,
+    done: str,
+    data: Any,
+    act: Callable[..., object],
+    *extra: object,
+) -> Response:
+    """``act(session, actor, ids[1], data, *extra)`` on session ``ids[1]`` of consultation
+    ``ids[0]`` unless the form was refused (``data`` None); then back to the page with
+    ``done``, or the page again with ``failure``."""
+    consultation_id, consult_session_id = ids
+    status_code = 422
+    if data is not None:
+        try:
+            s, _ = sessions.get(session, actor, consult_session_id)
+            if s.consultation_id != consultation_id:
+                raise NotFound(sessions.NOT_FOUND_MESSAGE)
+            act(session, actor, consult_session_id, data, *extra)
+        except DomainError as exc:
+            status_code = forms.refusal_status(session, exc, failure.errors)
+        else:
+            return _done(consultation_id, done, consult_session_id)
+    return _failed(request, session, actor, consultation_id, failure, status_code)
+
+
 def _force_values(form: FormValues) -> dict[str, Any]:
     return {
         "force": form.get("force") in ("1", "on", "true"),
@@ -318,7 +338,7 @@ def schedule_submit(
         try:
             s = sessions.schedule(session, actor, consultation_id, data, settings_of(request))
         except DomainError as exc:
-            status_code = _refused(session, errors, exc)
+            status_code = forms.refusal_status(session, exc, errors)
         else:
             return _done(consultation_id, "scheduled", s.id)
     return _failed(
@@ -362,7 +382,6 @@ def reschedule_submit(
     starts_at = forms.form_local_datetime(form, "starts_at", errors, required=True)
     duration = form_int(form, "duration", errors)
     version = _version(form, errors)
-    status_code = 422
     data = None
     if not errors:
         data = _model(
@@ -375,24 +394,17 @@ def reschedule_submit(
             },
             errors,
         )
-    if data is not None:
-        try:
-            s, _ = sessions.get(session, actor, consult_session_id)
-            if s.consultation_id != consultation_id:
-                raise NotFound(sessions.NOT_FOUND_MESSAGE)
-            sessions.reschedule(session, actor, consult_session_id, data, settings_of(request))
-        except DomainError as exc:
-            status_code = _refused(session, errors, exc)
-        else:
-            return _done(consultation_id, "rescheduled", consult_session_id)
     shown = {k: form.get(k) for k in form.values}
-    return _failed(
+    return _on_session(
         request,
         session,
         actor,
-        consultation_id,
+        (consultation_id, consult_session_id),
         Failure("reschedule", consult_session_id, shown, errors),
-        status_code,
+        "rescheduled",
+        data,
+        sessions.reschedule,
+        settings_of(request),
     )
 
 
@@ -407,28 +419,20 @@ def cancel_submit(
 ) -> Response:
     errors = Errors()
     version = _version(form, errors)
-    status_code = 422
     data = None
     if not errors:
         data = _model(CancelIn, {"version": version, "reason": form.get("reason") or None}, errors)
-    if data is not None:
-        try:
-            s, _ = sessions.get(session, actor, consult_session_id)
-            if s.consultation_id != consultation_id:
-                raise NotFound(sessions.NOT_FOUND_MESSAGE)
-            sessions.cancel(session, actor, consult_session_id, data, settings_of(request))
-        except DomainError as exc:
-            status_code = _refused(session, errors, exc)
-        else:
-            return _done(consultation_id, "cancelled", consult_session_id)
     shown = {k: form.get(k) for k in form.values}
-    return _failed(
+    return _on_session(
         request,
         session,
         actor,
-        consultation_id,
+        (consultation_id, consult_session_id),
         Failure("cancel", consult_session_id, shown, errors),
-        status_code,
+        "cancelled",
+        data,
+        sessions.cancel,
+        settings_of(request),
     )
 
 
@@ -446,7 +450,6 @@ def minutes_submit(
     attended = _ids(form, "attended", errors)
     if not form.get("minutes"):
         errors.add("minutes", REQUIRED)
-    status_code = 422
     data = None
     if not errors:
         data = _model(
@@ -454,24 +457,16 @@ def minutes_submit(
             {"version": version, "minutes": form.get("minutes"), "attended_user_ids": attended},
             errors,
         )
-    if data is not None:
-        try:
-            s, _ = sessions.get(session, actor, consult_session_id)
-            if s.consultation_id != consultation_id:
-                raise NotFound(sessions.NOT_FOUND_MESSAGE)
-            sessions.record_minutes(session, actor, consult_session_id, data)
-        except DomainError as exc:
-            status_code = _refused(session, errors, exc)
-        else:
-            return _done(consultation_id, "minuted", consult_session_id)
     shown = {"minutes": form.get("minutes"), "attended": attended}
-    return _failed(
+    return _on_session(
         request,
         session,
         actor,
-        consultation_id,
+        (consultation_id, consult_session_id),
         Failure("minutes", consult_session_id, shown, errors),
-        status_code,
+        "minuted",
+        data,
+        sessions.record_minutes,
     )
 
 

@@ -56,7 +56,6 @@ from medcircle.kit import clock, i18n
 from medcircle.kit.clock import CST
 from medcircle.kit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from medcircle.kit.i18n import N_
-from medcircle.notifications import service as notifications
 from medcircle.registry.models import SpecialtyRow
 
 SUBJECT = "consult_session"
@@ -546,16 +545,16 @@ def _tell(
     message: str,
     settings: Settings | None,
 ) -> None:
-    notifications.notify(
+    consult.tell(
         session,
-        [u for u in _participant_ids(session, s.id) if u != actor.user_id],
+        _participant_ids(session, s.id),
+        c,
         NOTIFY_KIND,
         message,
-        {"reference": c.reference, "when": _when(s.starts_at)},
+        settings,
+        exclude=actor.user_id,
         link=link_of(c),
-        subject_type="consultation",
-        subject_id=c.id,
-        base_url=settings.base_url if settings else "",
+        params={"when": _when(s.starts_at)},
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from medcircle.auth.domain import Actor
 from medcircle.consultations import targets
 from medcircle.consultations.targets import MAX_MINUTES, MIN_MINUTES, ORDER, TargetsIn
-from medcircle.kit.errors import Conflict, DomainError
+from medcircle.kit.errors import DomainError
 from medcircle.kit.i18n import N_, gettext
 from medcircle.web import forms
 from medcircle.web.deps import DB, PageActor, settings_of
@@ -103,11 +103,7 @@ def targets_submit(
         try:
             targets.set_targets(session, actor, settings_of(request), agreement_id, data)
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            session.rollback()
-            errors.from_domain(exc)
-            status_code = 409 if isinstance(exc, Conflict) else 422
+            status_code = forms.refusal_status(session, exc, errors)
         else:
             return RedirectResponse(f"/agreements/{agreement_id}?saved=1#consult-targets", 303)
     return _render(

@@ -21,7 +21,6 @@ from medcircle.consultations import service
 from medcircle.consultations.domain import Action, Status
 from medcircle.consultations.models import Consultation, ConsultationEvent
 from medcircle.kit.i18n import N_
-from medcircle.notifications import service as notifications
 from medcircle.tasks import service as tasks
 from medcircle.tasks.models import Timer
 
@@ -49,17 +48,7 @@ CLOCK_STATES = (Status.POOL.value, Status.ASSIGNED.value)
 
 
 def _tell(session: Session, user_ids: list[int], c: Consultation, kind: str, message: str) -> None:
-    notifications.notify(
-        session,
-        user_ids,
-        kind,
-        message,
-        {"reference": c.reference},
-        link=service.link_of(c),
-        subject_type=service.SUBJECT,
-        subject_id=c.id,
-        base_url=get_settings().base_url,
-    )
+    service.tell(session, user_ids, c, kind, message, get_settings())
 
 
 def _same_clock(c: Consultation, timer: Timer) -> bool:

@@ -9,9 +9,10 @@ read. Every upload and every read is audited.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -137,6 +138,57 @@ def store_upload(
     )
 
 
+class UploadRow(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+_Row = TypeVar("_Row", bound=UploadRow)
+
+
+def keep_upload(
+    session: Session,
+    actor: Actor,
+    stored: StoredFile,
+    model: Callable[..., _Row],
+    owner: tuple[str, int],
+    audited_as: tuple[str, str],
+) -> _Row:
+    """The row of a file ``stored`` for its owner (shared by the files of referrals and of
+    consultations): ``model`` is the attachment table, ``owner`` its column naming the owner
+    and the owner's id; the row is added in the request's transaction and audited as
+    ``audited_as`` (the action and the object type), with the owner, the name, type, size and
+    hash."""
+    owner_column, owner_id = owner
+    action, object_type = audited_as
+    row = model(
+        **{owner_column: owner_id},
+        filename=stored.filename,
+        content_type=stored.content_type,
+        size_bytes=stored.size,
+        sha256=stored.sha256,
+        uploaded_by_user_id=actor.user_id,
+        uploaded_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action,
+        object_type=object_type,
+        object_id=row.id,
+        detail={
+            owner_column: owner_id,
+            "filename": stored.filename,
+            "content_type": stored.content_type,
+            "size_bytes": stored.size,
+            "sha256": stored.sha256,
+        },
+    )
+    return row
+
+
 def add(
     session: Session,
     actor: Actor,
@@ -159,33 +211,14 @@ def add(
             N_("Files can be attached only while the referral is a draft or awaits triage."),
             code="attachments_closed",
         )
-    stored = store_upload(filename, data, settings)
-    row = ReferralAttachment(
-        referral_id=referral.id,
-        filename=stored.filename,
-        content_type=stored.content_type,
-        size_bytes=stored.size,
-        sha256=stored.sha256,
-        uploaded_by_user_id=actor.user_id,
-        uploaded_at=clock.now(),
-    )
-    session.add(row)
-    session.flush()
-    audit.record(
+    return keep_upload(
         session,
         actor,
-        "referral.attachment_add",
-        object_type="referral_attachment",
-        object_id=row.id,
-        detail={
-            "referral_id": referral.id,
-            "filename": row.filename,
-            "content_type": row.content_type,
-            "size_bytes": row.size_bytes,
-            "sha256": row.sha256,
-        },
+        store_upload(filename, data, settings),
+        ReferralAttachment,
+        ("referral_id", referral.id),
+        ("referral.attachment_add", "referral_attachment"),
     )
-    return row
 
 
 def list_for(session: Session, actor: Actor, referral_id: int) -> Sequence[ReferralAttachment]:

@@ -322,9 +322,11 @@ def _alliances_of(session: Session, institution_ids: list[int], on: date) -> set
     return set(led) | set(member)
 
 
-def _users_with_roles(
+def users_with_roles(
     session: Session, institution_ids: Iterable[int], roles: Iterable[str]
 ) -> list[int]:
+    """The active users of ``institution_ids`` who hold one of ``roles``, by id (shared with
+    consultations)."""
     ids = sorted(set(institution_ids))
     if not ids:
         return []
@@ -345,7 +347,7 @@ def _users_with_roles(
 
 def triagers(session: Session, institution_id: int) -> list[int]:
     """Users who triage what ``institution_id`` receives (clinicians, institution admins)."""
-    return _users_with_roles(session, [institution_id], TRIAGE_ROLES)
+    return users_with_roles(session, [institution_id], TRIAGE_ROLES)
 
 
 def triagers_for(session: Session, referral: Referral) -> list[int]:
@@ -376,7 +378,7 @@ def triagers_for(session: Session, referral: Referral) -> list[int]:
 
 
 def institution_admins(session: Session, institution_id: int) -> list[int]:
-    return _users_with_roles(session, [institution_id], [Role.INSTITUTION_ADMIN.value])
+    return users_with_roles(session, [institution_id], [Role.INSTITUTION_ADMIN.value])
 
 
 def alliance_coordinators(session: Session, institution_ids: list[int], on: date) -> list[int]:
@@ -387,12 +389,12 @@ def alliance_coordinators(session: Session, institution_ids: list[int], on: date
     leads = list(
         session.scalars(select(Alliance.lead_institution_id).where(Alliance.id.in_(alliance_ids)))
     )
-    return _users_with_roles(session, leads, [Role.ALLIANCE_ADMIN.value])
+    return users_with_roles(session, leads, [Role.ALLIANCE_ADMIN.value])
 
 
 def senders(session: Session, referral: Referral) -> list[int]:
     """The referring user and those who send referrals for the sending institution."""
-    ids = set(_users_with_roles(session, [referral.sender_institution_id], TRIAGE_ROLES))
+    ids = set(users_with_roles(session, [referral.sender_institution_id], TRIAGE_ROLES))
     ids.add(referral.sender_user_id)
     return sorted(ids)
 

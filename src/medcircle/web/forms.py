@@ -8,9 +8,10 @@ from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
 from medcircle.kit.clock import CST
-from medcircle.kit.errors import DomainError
+from medcircle.kit.errors import Conflict, DomainError
 from medcircle.kit.i18n import N_, gettext
 
 REQUIRED = N_("This field is required.")
@@ -84,6 +85,18 @@ def build(model: type[BaseModel], values: dict[str, Any], errors: Errors) -> Any
     except ValidationError as exc:
         errors.from_pydantic(exc)
         return None
+
+
+def refusal_status(session: Session, exc: DomainError, errors: Errors | None = None) -> int:
+    """A refusal the user can correct on the page: the request's changes are rolled back, its
+    reasons go by their fields in ``errors`` (when given) and the page answers 409 for a
+    conflict, else 422. Access refusals (401, 403, 404) are raised again, for the error page."""
+    if exc.status in (401, 403, 404):
+        raise exc
+    session.rollback()
+    if errors is not None:
+        errors.from_domain(exc)
+    return 409 if isinstance(exc, Conflict) else 422
 
 
 def form_date(form: FormValues, name: str, errors: Errors, required: bool = False) -> date | None:

@@ -18,8 +18,9 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
+from medcircle.config import get_settings
 from medcircle.consultations import service
 from medcircle.consultations.domain import (
     Action,
@@ -40,6 +41,7 @@ from medcircle.consultations.models import (
 from medcircle.consultations.schemas import ActIn, MessageIn
 from medcircle.kit import clock
 from medcircle.kit.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from medcircle.notifications.models import OutgoingEmail
 from medcircle.referrals.models import Referral
 from tests import consult_factories as cf
 from tests import referral_factories as rf
@@ -297,6 +299,37 @@ def test_notes_by_either_side_and_none_once_closed(desk: Desk) -> None:
         select(ConsultationMessage.id).where(ConsultationMessage.body == "Too late")
     )
     assert count is None
+
+
+def test_the_email_of_a_note_links_to_the_case_in_full(desk: Desk) -> None:
+    """Like every other message of a case, the email of a note carries the platform's
+    address, not a bare path that no mail program can open."""
+    expert = desk.user("expert")
+    expert.email = "expert@bj.example"
+    c = desk.ask()
+    service.add_message(desk.session, desk.actor("clinician"), c.id, MessageIn(body="Echo."))
+    bodies = list(
+        desk.session.scalars(
+            select(OutgoingEmail.body).where(OutgoingEmail.to_address == "expert@bj.example")
+        )
+    )
+    link = f"{get_settings().base_url.rstrip('/')}/consultations/{c.id}"
+    assert bodies and all(link in b for b in bodies), bodies
+
+
+def test_a_note_racing_a_change_of_the_case_is_a_conflict(desk: Desk) -> None:
+    """Another request changed the case between the note's read and its write: a clear 409,
+    not a failure (the note is not kept)."""
+    c = desk.ask()
+    desk.session.execute(
+        update(Consultation)
+        .where(Consultation.id == c.id)
+        .values(version=Consultation.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(Conflict) as e:
+        service.add_message(desk.session, desk.actor("clinician"), c.id, MessageIn(body="Late"))
+    assert e.value.code == "stale_version"
 
 
 # --- access --------------------------------------------------------------------------------
