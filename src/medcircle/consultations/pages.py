@@ -683,7 +683,7 @@ def action_submit(
             service.act(session, actor, consultation_id, data, settings_of(request))
         except DomainError as exc:
             status_code = forms.refusal_status(session, exc)
-            if isinstance(exc, Conflict) and action == Action.CLAIM:
+            if isinstance(exc, Conflict) and exc.code == "already_claimed":
                 # two experts claimed at once: exactly one wins, the other is told plainly
                 errors.add("_form", LOST_CLAIM)
             elif isinstance(exc, Conflict) and exc.code == "stale_version":

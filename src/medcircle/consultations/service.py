@@ -1163,6 +1163,11 @@ def act(
         tell(session, [previous_holder], c, "consultation.taken_away", TAKEN_AWAY_MESSAGE, settings)
     if message:
         tell(session, recipients, c, kind, message, settings, exclude=actor.user_id)
+    if action in (Action.CANCEL, Action.CLOSE):
+        # sessions use this module; imported here, where a case ends, to keep one direction
+        from medcircle.consultations import sessions
+
+        sessions.end_with_case(session, actor, c, settings)
     session.flush()
     return c
 

@@ -701,6 +701,31 @@ def cancel(
     return s
 
 
+def end_with_case(session: Session, actor: Actor, c: Consultation, settings: Settings) -> int:
+    """A consultation cancelled or closed: its sessions still to come are cancelled (their
+    invitations become cancellations) and their participants told. How many."""
+    now = clock.now()
+    rows = list(
+        session.scalars(
+            select(ConsultSession).where(
+                ConsultSession.consultation_id == c.id,
+                ConsultSession.status == SessionStatus.SCHEDULED.value,
+                ConsultSession.starts_at > now,
+            )
+        )
+    )
+    for s in rows:
+        s.status = SessionStatus.CANCELLED.value
+        s.sequence += 1
+        s.updated_at = now
+    _flush(session)
+    for s in rows:
+        _event(session, c, actor, "session_cancelled", s, detail={"with_case": True})
+        _audit(session, actor, "cancel", s, c, with_case=True)
+        _tell(session, actor, c, s, CANCELLED_NOTE, settings)
+    return len(rows)
+
+
 def record_minutes(
     session: Session, actor: Actor, session_id: int, data: MinutesIn
 ) -> ConsultSession:

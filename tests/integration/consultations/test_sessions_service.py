@@ -25,14 +25,16 @@ from medcircle.auth import service as auth_service
 from medcircle.auth.domain import Actor, Role
 from medcircle.auth.models import User
 from medcircle.config import Settings
+from medcircle.consultations import service as consult
 from medcircle.consultations import sessions
-from medcircle.consultations.domain import Mode, Status
+from medcircle.consultations.domain import Action, Mode, Status
 from medcircle.consultations.models import (
     Consultation,
     ConsultationEvent,
     ConsultSession,
     SessionParticipant,
 )
+from medcircle.consultations.schemas import ActIn
 from medcircle.consultations.session_schemas import CancelIn, MinutesIn, RescheduleIn, ScheduleIn
 from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.kit.clock import CST
@@ -519,3 +521,42 @@ def test_two_bookings_of_the_same_people_at_once_one_wins(race: RaceWorld) -> No
         second.close()
     with unit_of_work(race.factory) as session:
         assert _count(session, ConsultSession, ConsultSession.starts_at == at) == 1
+
+
+def test_cancelling_the_case_cancels_its_sessions_to_come(setup: Setup) -> None:
+    """A session of a case that ends would be an orphan in everyone's calendar: cancelling the
+    consultation cancels it (the invitation becomes a cancellation) and tells the others."""
+    s, w = setup, setup.w
+    row = _schedule(s, w.coordinator, s.mdt, participant_user_ids=[w.expert3.id])
+    s.session.commit()
+    s.session.refresh(s.mdt)
+    consult.act(
+        s.session,
+        s.actor(w.asker),
+        s.mdt.id,
+        ActIn(action=Action.CANCEL, version=s.mdt.version, reason="Seen locally after all."),
+        s.settings,
+    )
+    s.session.commit()
+    s.session.refresh(row)
+    assert (row.status, row.sequence) == ("cancelled", 1)
+    _, text = sessions.invitation(s.session, s.actor(w.expert), row.id)
+    assert "METHOD:CANCEL" in text
+    told = s.session.scalars(
+        select(Notification.user_id).where(
+            Notification.kind == sessions.NOTIFY_KIND, Notification.subject_id == s.mdt.id
+        )
+    ).all()
+    # scheduled: all three told; cancelled with the case: all but the asker who cancelled
+    assert sorted(told) == sorted(
+        [w.asker.id, w.expert.id, w.expert3.id, w.expert.id, w.expert3.id]
+    )
+    assert (
+        _count(
+            s.session,
+            AuditEvent,
+            AuditEvent.action == "consult_session.cancel",
+            AuditEvent.object_id == str(row.id),
+        )
+        == 1
+    )
