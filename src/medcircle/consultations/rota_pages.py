@@ -36,8 +36,9 @@ router = QuickRouter()
 
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 ROLE_LABELS: dict[ShiftRole, str] = {
-    ShiftRole.PRIMARY: N_("Primary"),
-    ShiftRole.BACKUP: N_("Backup"),
+    # not plain "Primary": that word is a hospital level elsewhere (一级)
+    ShiftRole.PRIMARY: N_("Primary on call"),
+    ShiftRole.BACKUP: N_("Backup on call"),
 }
 # how each warning reads: what, then when
 WARNING_TEXT: dict[WarningKind, str] = {
