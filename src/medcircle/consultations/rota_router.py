@@ -57,6 +57,9 @@ class RotaListItem(BaseModel):
     specialty_code: str
     specialty_zh: str
     specialty_en: str
+    # false while nobody keeps this rota (no shift in the window or the four weeks before):
+    # its cases go to the pool and the coordinators, and it has no warnings
+    kept: bool
     on_call: list[OnCallRead]
     # gaps, backup-only stretches and shifts during leave in the window
     warning_count: int
@@ -204,6 +207,7 @@ def list_rotas(
             specialty_code=r.specialty.code,
             specialty_zh=r.specialty.name_zh,
             specialty_en=r.specialty.name_en,
+            kept=r.kept,
             on_call=_on_call(r.on_call),
             warning_count=r.warning_count,
             next_warning=_warning(r.next_problem) if r.next_problem else None,

@@ -158,6 +158,9 @@ class WarningView:
 @dataclass
 class RotaSummary:
     specialty: SpecialtyRow
+    # False while the specialty has had no shift lately: nobody keeps a rota for it, so its
+    # cases go to the pool and the coordinators and it has no problems to warn of
+    kept: bool
     on_call: list[OnCallNow]
     # the problems (gaps, backup only, leave) in the window
     warning_count: int
@@ -332,29 +335,61 @@ def on_call_now(
     return out
 
 
+# a rota with no shift in this long before the window and none in it is not kept
+KEPT_LOOKBACK = timedelta(days=28)
+
+
+def _kept_codes(session: Session, institution_id: int, start: datetime, end: datetime) -> set[str]:
+    """The specialties whose rota is kept: a shift in the window or in the four weeks before."""
+    return set(
+        session.scalars(
+            select(OnCallShift.specialty_code)
+            .where(
+                OnCallShift.institution_id == institution_id,
+                OnCallShift.ends_at > start - KEPT_LOOKBACK,
+                OnCallShift.starts_at < end,
+            )
+            .distinct()
+        )
+    )
+
+
+def _problems(
+    session: Session, institution_id: int, code: str, start: datetime, end: datetime
+) -> tuple[RotaIndex, dict[int, str], list[WarningView]]:
+    """One rota's index over the window, its experts' names and its problems there."""
+    index = rota.rota_index(session, institution_id, code, start, end)
+    names = _names(session, [s.user_id for s in index.shifts])
+    problems = [
+        w for w in rota_warnings(index.shifts, index.leaves, start, end) if w.kind in PROBLEMS
+    ]
+    return index, names, _warning_views(code, problems, names)
+
+
 def list_rotas(
     session: Session, actor: Actor, *, days: int = WARNING_DAYS, at: datetime | None = None
 ) -> list[RotaSummary]:
-    """The institution's rotas with who is on call now and their problems ahead."""
+    """The institution's rotas with who is on call now and their problems ahead. A specialty
+    whose rota nobody keeps (no shift lately) is listed without problems."""
     _require_read(actor)
     start, end = _window(at, days)
     codes = rota_codes(session, actor.institution_id)
+    kept = _kept_codes(session, actor.institution_id, start, end)
     specialties = {
         s.code: s for s in session.scalars(select(SpecialtyRow).where(SpecialtyRow.code.in_(codes)))
     }
     out: list[RotaSummary] = []
     for code in codes:
-        index = rota.rota_index(session, actor.institution_id, code, start, end)
-        names = _names(session, [s.user_id for s in index.shifts])
-        problems = [
-            w for w in rota_warnings(index.shifts, index.leaves, start, end) if w.kind in PROBLEMS
-        ]
-        views = _warning_views(code, problems, names)
+        if code not in kept:
+            out.append(RotaSummary(specialties[code], False, [], 0, None))
+            continue
+        index, names, views = _problems(session, actor.institution_id, code, start, end)
         out.append(
             RotaSummary(
                 specialties[code],
+                True,
                 _on_call_now(index, start, names),
-                len(problems),
+                len(views),
                 min(views, key=lambda v: v.warning.starts_at) if views else None,
             )
         )
@@ -364,18 +399,13 @@ def list_rotas(
 def warnings_summary(
     session: Session, actor: Actor, *, days: int = WARNING_DAYS, at: datetime | None = None
 ) -> list[WarningView]:
-    """The problems of every rota of the institution ahead: gaps and backup-only stretches
+    """The problems of every kept rota of the institution ahead: gaps and backup-only stretches
     first, then shifts during leave; each group soonest first."""
     _require_read(actor)
     start, end = _window(at, days)
     found: list[WarningView] = []
-    for code in rota_codes(session, actor.institution_id):
-        index = rota.rota_index(session, actor.institution_id, code, start, end)
-        names = _names(session, [s.user_id for s in index.shifts])
-        problems = [
-            w for w in rota_warnings(index.shifts, index.leaves, start, end) if w.kind in PROBLEMS
-        ]
-        found.extend(_warning_views(code, problems, names))
+    for code in sorted(_kept_codes(session, actor.institution_id, start, end)):
+        found.extend(_problems(session, actor.institution_id, code, start, end)[2])
     found.sort(key=lambda v: (v.kind == WarningKind.LEAVE, v.warning.starts_at, v.specialty_code))
     return found
 

@@ -293,12 +293,19 @@ def _rota_cards(session: Session, actor: Actor) -> list[Card]:
     if not problems:
         return []
     gaps = [p for p in problems if p.kind in (WarningKind.GAP, WarningKind.NO_PRIMARY)]
+    specialties = registry.specialties_by_code(session, actor)
+
+    def line(p: rota_service.WarningView) -> str:
+        row = specialties.get(p.specialty_code)
+        name = localised(row) if row is not None else p.specialty_code
+        return gettext("%(rota)s: %(warning)s", rota=name, warning=warning_text(p))
+
     return [
         Card(
             title=gettext("On-call rotas: problems ahead"),
             value=str(len(problems)),
             lines=[
-                (warning_text(p), f"/rotas/{p.specialty_code}?week={day_of(p.warning.starts_at)}")
+                (line(p), f"/rotas/{p.specialty_code}?week={day_of(p.warning.starts_at)}")
                 for p in problems[:3]
             ],
             href="/rotas",

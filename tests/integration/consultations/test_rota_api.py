@@ -70,11 +70,16 @@ def test_the_list_shows_who_is_on_call_and_the_problems_ahead(
     assert paeds["warning_count"] == 1
     assert paeds["next_warning"]["kind"] == "gap"
     assert paeds["next_warning"]["starts_at"].startswith(iso(NOW + 18 * H)[:16])
+    assert paeds["kept"] is True
+    # cardiology has a department but nobody has ever been on call for it: no rota is kept,
+    # so it has no warnings (its cases go to the pool)
+    assert rotas["cardiology"]["kept"] is False
     assert rotas["cardiology"]["on_call"] == []
-    assert rotas["cardiology"]["next_warning"]["kind"] == "gap"
-    # the summary: every rota's gaps, soonest first
+    assert rotas["cardiology"]["warning_count"] == 0
+    assert rotas["cardiology"]["next_warning"] is None
+    # the summary: every kept rota's gaps, soonest first
     summary = client.get("/api/v1/rota-warnings", headers=cw.auth_user("bjcoord")).json()
-    assert [w["specialty_code"] for w in summary] == ["cardiology", SPEC]
+    assert [w["specialty_code"] for w in summary] == [SPEC]
 
 
 def test_one_rota_with_its_shifts_warnings_and_experts(

@@ -53,9 +53,15 @@ def test_the_list_shows_rotas_on_call_and_problems(client: TestClient, cw: cf.Co
     html = r.text
     assert 'data-specialty="ped_cardiology"' in html and 'data-specialty="cardiology"' in html
     assert cw.expert.display_name in html and cw.expert2.display_name in html
-    # cardiology has nobody at all, paediatric cardiology from Tuesday 04:00 (China time)
+    # paediatric cardiology has nobody from Tuesday 04:00 (China time); cardiology has never had
+    # a shift: it is listed as a rota nobody keeps, without warnings
     assert "Nobody on call Tue 12-01 04:00" in html
-    assert "Nobody on call now" in html
+    row = html[html.index('data-specialty="cardiology"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-testid="rota-not-kept"' in row and "go to the pool" in row
+    assert "Nobody on call" not in row
+    problems = html[html.index('data-testid="rota-problems"') : html.index('data-testid="rotas"')]
+    assert "/rotas/cardiology?" not in problems and "/rotas/ped_cardiology?" in problems
 
 
 def test_the_week_grid_warnings_leave_and_handovers(
@@ -290,6 +296,10 @@ def test_the_rota_keepers_home_shows_the_gaps_ahead(
     html = client.get("/").text
     assert 'data-testid="card-rota-problems"' in html
     assert "Nobody on call" in html and "/rotas/ped_cardiology?week=" in html
+    # each line names its rota
+    card = html[html.index('data-testid="card-rota-problems"') :]
+    card = card[: card.index("</section>")]
+    assert "Paediatric cardiology: Nobody on call" in card
     # an expert keeps no rota: no such card
     client.post("/logout", data={"csrf_token": csrf_of(client.get("/account").text)})
     login(client, w.expert3.username)

@@ -87,19 +87,53 @@ def test_on_call_now_and_the_summary_of_problems(session: Session, cw: cf.Consul
     cf.leave(session, cw.expert2, NOW + H, NOW + 2 * H)
     summary = svc.warnings_summary(session, coord, days=3)
     kinds = [(v.specialty_code, v.kind) for v in summary]
+    # cardiology keeps no rota (no shift ever): no warnings for it
     assert kinds == [
-        ("cardiology", WarningKind.GAP),
         (SPEC, WarningKind.NO_PRIMARY),
         (SPEC, WarningKind.GAP),
         (SPEC, WarningKind.LEAVE),
     ]
     assert summary[-1].name == cw.expert2.display_name
-    assert [(v.warning.starts_at, v.warning.ends_at) for v in summary[1:3]] == [
+    assert [(v.warning.starts_at, v.warning.ends_at) for v in summary[:2]] == [
         (NOW + 18 * H, NOW + 24 * H),
         (NOW + 24 * H, NOW + 3 * D),
     ]
     with pytest.raises(ValidationFailed):
         svc.warnings_summary(session, coord, days=100)
+
+
+def test_a_rota_is_kept_while_it_had_a_shift_in_the_last_four_weeks(
+    session: Session, cw: cf.ConsultWorld
+) -> None:
+    coord = _actor(session, cw.coordinator)
+
+    def cardiology() -> svc.RotaSummary:
+        return next(r for r in svc.list_rotas(session, coord) if r.specialty.code == "cardiology")
+
+    assert cardiology().kept is False
+    # a night five weeks ago does not make a rota
+    cf.shift(
+        session,
+        cw.answerer,
+        cw.expert3,
+        NOW - 35 * D,
+        NOW - 35 * D + 12 * H,
+        specialty_code="cardiology",
+    )
+    assert cardiology().kept is False
+    # one three weeks ago does: the fortnight ahead is all gap, and it is warned of
+    cf.shift(
+        session,
+        cw.answerer,
+        cw.expert3,
+        NOW - 21 * D,
+        NOW - 21 * D + 12 * H,
+        specialty_code="cardiology",
+    )
+    kept = cardiology()
+    assert kept.kept is True and kept.warning_count == 1
+    assert kept.next_problem is not None and kept.next_problem.kind == WarningKind.GAP
+    assert "cardiology" in {v.specialty_code for v in svc.warnings_summary(session, coord)}
 
 
 def test_repeat_refuses_copies_that_clash_with_each_other(
