@@ -6,6 +6,7 @@ from medcircle.auth import models as auth_models
 from medcircle.consultations import models as consultations_models
 from medcircle.db import Base
 from medcircle.demo import models as demo_models
+from medcircle.dispatch import models as dispatch_models
 from medcircle.notifications import models as notifications_models
 from medcircle.patients import models as patients_models
 from medcircle.referrals import models as referrals_models
@@ -19,6 +20,7 @@ __all__ = [
     "auth_models",
     "consultations_models",
     "demo_models",
+    "dispatch_models",
     "notifications_models",
     "patients_models",
     "referrals_models",

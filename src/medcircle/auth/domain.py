@@ -74,9 +74,23 @@ class Permission(StrEnum):
     CONSULT_COORDINATE = "consult.coordinate"
     # keep one's institution's on-call rotas, experts' leave and skills
     ROTA_MANAGE = "rota.manage"
+    # rosters, visits and visit records of one's institution (as home of experts or as site)
+    DISPATCH_READ = "dispatch.read"
+    # write one's institution's demand for visiting experts (as the supported side) and decide
+    # the demand made of it (as the supporting side)
+    DISPATCH_DEMAND = "dispatch.demand"
+    # plan, review, publish and re-plan rosters of one's institution's experts; keep their
+    # availability, skills and set travel times
+    DISPATCH_PLAN = "dispatch.plan"
+    # record what a visit achieved (experts their own; planners any of their institution's)
+    VISIT_RECORD = "visit.record"
 
 
-_EVERYONE_READS = {Permission.REGISTRY_READ, Permission.AGREEMENT_READ}
+_EVERYONE_READS = {
+    Permission.REGISTRY_READ,
+    Permission.AGREEMENT_READ,
+    Permission.DISPATCH_READ,
+}
 # the permissions of those who treat and refer patients
 _CARE = {
     Permission.PATIENT_READ,
@@ -106,6 +120,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PATIENT_UNMASK,
             Permission.CONSULT_COORDINATE,
             Permission.ROTA_MANAGE,
+            Permission.DISPATCH_DEMAND,
+            Permission.DISPATCH_PLAN,
+            Permission.VISIT_RECORD,
         }
     ),
     Role.EXPERT: frozenset(
@@ -115,12 +132,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REFERRAL_READ,
             Permission.CONSULT_READ,
             Permission.CONSULT_ANSWER,
+            Permission.VISIT_RECORD,
         }
     ),
     Role.CLINICIAN: frozenset(_EVERYONE_READS | _CARE),
     Role.COORDINATOR: frozenset(
         _EVERYONE_READS
-        | {Permission.CONSULT_READ, Permission.CONSULT_COORDINATE, Permission.ROTA_MANAGE}
+        | {
+            Permission.CONSULT_READ,
+            Permission.CONSULT_COORDINATE,
+            Permission.ROTA_MANAGE,
+            Permission.DISPATCH_DEMAND,
+            Permission.DISPATCH_PLAN,
+            Permission.VISIT_RECORD,
+        }
     ),
     Role.AUDITOR: frozenset({Permission.REGISTRY_READ, Permission.AUDIT_READ}),
 }
