@@ -75,9 +75,7 @@ class ExpertProfile(Base):
     week. Leave is the expert's leave (``expert_leave``), shared with the on-call rota."""
 
     __tablename__ = "dispatch_expert"
-    __table_args__ = (
-        CheckConstraint("max_days_per_week between 0 and 5", name="max_days"),
-    )
+    __table_args__ = (CheckConstraint("max_days_per_week between 0 and 5", name="max_days"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True

@@ -47,9 +47,11 @@ travelling.
 
 from __future__ import annotations
 
+import itertools
 import math
+import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -577,14 +579,23 @@ def _solve_part(
     seconds["fairness"] = time.perf_counter() - began
     # a good feasible start: the greedy roster within those limits, repaired to full coverage
     # and reshaped for continuity by slope scaling (or the greedy one as is, if better)
-    greedy_counts, greedy_covers = _greedy_start(problem, part, weeks, residents, limits)
-    shaped = _slope_scaling(
-        problem, part, weeks, residents, coverage, limits, weight, deadline, greedy_counts
+    candidates = [
+        _packing_start(problem, part, weeks, residents, limits),
+        _greedy_start(problem, part, weeks, residents, limits),
+    ]
+    full = [counts for counts, covers in candidates if covers >= coverage]
+    seed = min(
+        (counts for counts, _ in candidates),
+        key=lambda c: (
+            _value(problem, part, c, weight) - weight * len(part.experts) * sum(c.values())
+        ),
     )
-    if greedy_covers >= coverage and _value(problem, part, greedy_counts, weight) < _value(
-        problem, part, shaped, weight
-    ):
-        shaped = greedy_counts
+    shaped = _slope_scaling(
+        problem, part, weeks, residents, coverage, limits, weight, deadline, seed
+    )
+    for counts in full:
+        if _value(problem, part, counts, weight) < _value(problem, part, shaped, weight):
+            shaped = counts
     # 3. continuity and travel with the first two goals held at their optima
     b = _build(problem, part, weeks, residents, integer=True)
     b.model.row(b.covered_row, [1.0] * len(b.covered_row), coverage, math.inf)
@@ -601,19 +612,36 @@ def _solve_part(
             pair_cols[key] = b.model.var(0, 1, weight, integer=True)
         return pair_cols[key]
 
+    by_pair: dict[tuple[int, str], list[int]] = defaultdict(list)
     for (eid, did, _), c in b.x.items():
         site = sites[did]
         b.model.cost[c] = float(round_trip(problem, experts[eid], site))
         b.model.row([c, pair(eid, site)], [1.0, -b.model.upper[c]], -math.inf, 0)
+        by_pair[(eid, site)].append(c)
+    # and over the horizon: a pair carries at most what the expert may give in all (a much
+    # tighter link for the relaxation when visits are spread over the weeks)
+    for (eid, site), cols in by_pair.items():
+        if len(cols) > 1:
+            most = min(float(limits.get(eid, 0)), sum(b.model.upper[c] for c in cols))
+            b.model.row([*cols, pair(eid, site)], [1.0] * len(cols) + [-most], -math.inf, 0)
     for (eid, sid), c in b.z.items():
         site = special_sites[sid]
         b.model.cost[c] = float(round_trip(problem, experts[eid], site))
         b.model.row([c, pair(eid, site)], [1.0, -1.0], -math.inf, 0)
+    wanted = sum(d.wanted(w) for d in part.demands for w in weeks) + len(part.specials)
+    short = _demand_cuts(b, part, weeks, limits, pair, wanted - coverage)
+    # the pairs any roster needs, by how the visit days can be grouped (see _fewest_pairs)
+    fewest = _fewest_pairs(part, weeks, limits, wanted - coverage, deadline)
+    if fewest > 0 and pair_cols:
+        cols = list(pair_cols.values())
+        b.model.row(cols, [1.0] * len(cols), fewest, math.inf)
     start = np.zeros(b.model.num_cols)
     for xkey, c in b.x.items():
         start[c] = shaped.get(xkey, 0)
     for zkey, c in b.z.items():
         start[c] = shaped.get(zkey, 0)
+    for v, total, cols in short:
+        start[v] = 1.0 if sum(start[c] for c in cols) < total else 0.0
     for (eid, did, _), c in b.x.items():
         if start[c] > 0:
             start[pair(eid, sites[did])] = 1.0
@@ -621,12 +649,209 @@ def _solve_part(
         if start[c] > 0:
             start[pair(eid, special_sites[sid])] = 1.0
     start_objective = float(np.dot(start, np.asarray(b.model.cost)))
+    # the relaxation's bound first: branch and bound stopped early may not have one yet
+    root = b.model.solve(relax=True, time_limit=max(deadline - time.perf_counter(), 0.05))
     r3 = b.model.solve(time_limit=max(deadline - time.perf_counter(), 0.05), gap=gap, start=start)
-    seconds["continuity"] = r3.seconds
+    seconds["continuity"] = r3.seconds + root.seconds
+    if root.status == Status.OPTIMAL and not (r3.bound >= root.objective):
+        r3.bound = root.objective
     values, objective, bound, optimal = _best(r3, start, start_objective)
     x = {k: round(values[c]) for k, c in b.x.items() if values[c] > 0.5}
     z = {k: 1 for k, c in b.z.items() if values[c] > 0.5}
     return _PartResult(x, z, coverage, share, limits, objective, bound, optimal, seconds)
+
+
+def _demand_cuts(
+    b: _Built,
+    part: _Part,
+    weeks: Mapping[Week, list[date]],
+    limits: Mapping[int, int],
+    pair: Callable[[int, str], int],
+    shortfall: int,
+) -> list[tuple[int, int, list[int]]]:
+    """Valid inequalities that lift the relaxation's bound: a demand covered in full needs at
+    least ceil(T / M) experts, T its visit days over the horizon and M the most any one expert
+    can give it (their fair limit, their weekly capacity, its weekly visits). A binary per
+    demand marks it short of full cover (the coverage total allows few such)."""
+    out: list[tuple[int, int, list[int]]] = []
+    by_demand: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for (eid, did, _), c in b.x.items():
+        by_demand[did].append((eid, c))
+    for d in part.demands:
+        cols = by_demand.get(d.id, [])
+        total = sum(d.wanted(w) for w in weeks)
+        if total <= 0 or not cols:
+            continue
+        can_give: dict[int, float] = defaultdict(float)
+        for eid, c in cols:
+            can_give[eid] += b.model.upper[c]
+        most = max(min(limits.get(eid, 0), int(v)) for eid, v in can_give.items())
+        if most <= 0:
+            continue
+        need = math.ceil(total / most)
+        short = b.model.var(0, 1, 0.0, integer=True)
+        # uncovered visit days of d (total - covered) <= total * short
+        b.model.row(
+            [c for _, c in cols] + [short], [1.0] * len(cols) + [float(total)], total, math.inf
+        )
+        # experts serving d >= need * (1 - short)
+        ys = [pair(eid, d.site) for eid in can_give]
+        b.model.row([*ys, short], [1.0] * len(ys) + [float(need)], need, math.inf)
+        out.append((short, total, [c for _, c in cols]))
+    # each demand short of full cover misses at least one visit day: no more of them than
+    # the visit days the best coverage leaves out
+    if out:
+        b.model.row([v for v, _, _ in out], [1.0] * len(out), 0, float(max(shortfall, 0)))
+    return out
+
+
+def _fewest_pairs(
+    part: _Part,
+    weeks: Mapping[Week, list[date]],
+    limits: Mapping[int, int],
+    shortfall: int,
+    deadline: float,
+) -> int:
+    """A lower bound on the expert-site pairs of any roster of the part, by counting: the
+    pairs form a graph of experts and demands, and a graph with n nodes in c connected parts
+    has at least n - c edges. In each connected part the experts' visit days add up to the
+    demands' (up to the few days coverage leaves out), no expert over their fair limit, each
+    with a day at least. So the fewest pairs is the least sum over groups of (experts +
+    demands - 1) over ways to split experts and demands into such balanced groups: a small
+    integer program over group kinds (experts by limit, demands by size; groups of up to six,
+    and one group of any size for the rest). Skills, days and weeks are left out, which only
+    loosens it: the bound stays valid."""
+    expert_kinds = Counter(v for eid, v in limits.items() if v > 0)
+    sizes = [sum(d.wanted(w) for w in weeks) for d in part.demands] + [1] * len(part.specials)
+    demand_kinds = Counter(t for t in sizes if t > 0)
+    if not expert_kinds or not demand_kinds:
+        return 0
+    ek, dk = sorted(expert_kinds), sorted(demand_kinds)
+    m = Model()
+    e_rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    d_rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for a in range(1, 5):
+        for experts in itertools.combinations_with_replacement(ek, a):
+            e_count = Counter(experts)
+            if any(n > expert_kinds[k] for k, n in e_count.items()):
+                continue
+            room = sum(experts)
+            for b in range(1, 7 - a):
+                for demands in itertools.combinations_with_replacement(dk, b):
+                    d_count = Counter(demands)
+                    if any(n > demand_kinds[k] for k, n in d_count.items()):
+                        continue
+                    need = sum(demands)
+                    if room + shortfall < need or need + shortfall < a:
+                        continue
+                    col = m.var(0, math.inf, float(a + b - 1), integer=True)
+                    for k, n in e_count.items():
+                        e_rows[k].append((col, n))
+                    for k, n in d_count.items():
+                        d_rows[k].append((col, n))
+    # one group of any size holds the rest
+    rest_on = m.var(0, 1, -1.0, integer=True)
+    rest_e = {k: m.var(0, expert_kinds[k], 1.0, integer=True) for k in ek}
+    rest_d = {k: m.var(0, demand_kinds[k], 1.0, integer=True) for k in dk}
+    rest = [*rest_e.values(), *rest_d.values()]
+    m.row(
+        [*rest, rest_on], [1.0] * len(rest) + [-float(len(part.experts) + len(sizes))], -math.inf, 0
+    )
+    m.row(
+        rest,
+        [float(k) for k in ek] + [-float(k) for k in dk],
+        -float(shortfall),
+        math.inf,
+    )
+    # demands left out whole, within the shortfall
+    dropped = {k: m.var(0, demand_kinds[k], 0.0, integer=True) for k in dk if k <= shortfall}
+    if dropped:
+        m.row(list(dropped.values()), [float(k) for k in dropped], 0, float(shortfall))
+    for k in ek:
+        cols = [c for c, _ in e_rows[k]]
+        m.row([*cols, rest_e[k]], [float(n) for _, n in e_rows[k]] + [1.0], 0, expert_kinds[k])
+    for k in dk:
+        cols = [c for c, _ in d_rows[k]]
+        extra = [dropped[k]] if k in dropped else []
+        m.row(
+            [*cols, rest_d[k], *extra],
+            [float(n) for _, n in d_rows[k]] + [1.0] * (1 + len(extra)),
+            demand_kinds[k],
+            demand_kinds[k],
+        )
+    budget = min(1.0, max(deadline - time.perf_counter(), 0.0) / 4)
+    if budget <= 0.05:
+        return 0
+    r = m.solve(time_limit=budget, gap=1e-9)
+    if r.status not in (Status.OPTIMAL, Status.TIME_LIMIT) or not math.isfinite(r.bound):
+        return 0
+    return max(0, math.ceil(r.bound - 1e-6))
+
+
+def _packing_start(
+    problem: Problem,
+    part: _Part,
+    weeks: Mapping[Week, list[date]],
+    residents: Mapping[int, set[Week]],
+    limits: Mapping[int, int],
+) -> tuple[dict[tuple[Any, ...], int], int]:
+    """Demand by demand, largest first, each given to as few experts as it can: the expert
+    who can give it the most (within their fair limit and weekly capacity) takes all they
+    can, then the next. Special requests go first to whoever has the skill that day."""
+    cap = {e.id: _capacity(e, weeks, residents.get(e.id, set())) for e in part.experts}
+    left = {e.id: limits.get(e.id, 0) for e in part.experts}
+    experts = {e.id: e for e in part.experts}
+    counts: dict[tuple[Any, ...], int] = {}
+    busy: set[tuple[int, date]] = set()
+    covered = 0
+    for s in sorted(part.specials, key=lambda s: s.day):
+        w = week_of(s.day)
+        options = [
+            e
+            for e in part.experts
+            if eligible(e, s.specialty, s.skill)
+            and e.available(s.day)
+            and cap[e.id].get(w, 0) > 0
+            and left[e.id] > 0
+            and (e.id, s.day) not in busy
+        ]
+        if options:
+            e = max(options, key=lambda e: (left[e.id], -e.id))
+            cap[e.id][w] -= 1
+            left[e.id] -= 1
+            busy.add((e.id, s.day))
+            counts[(e.id, s.id)] = 1
+            covered += 1
+
+    def can_give(eid: int, d: Demand, need: Mapping[Week, int]) -> int:
+        return min(left[eid], sum(min(need[w], cap[eid].get(w, 0)) for w in weeks))
+
+    for d in sorted(part.demands, key=lambda d: (-sum(d.wanted(w) for w in weeks), d.id)):
+        need = {w: d.wanted(w) for w in weeks}
+        while sum(need.values()) > 0:
+            able = [
+                x.id
+                for x in part.experts
+                if eligible(experts[x.id], d.specialty, d.skill) and can_give(x.id, d, need) > 0
+            ]
+            if not able:
+                break
+            total = sum(need.values())
+            # one who can take it all, the least spare capacity left over; else the most
+            whole = [eid for eid in able if can_give(eid, d, need) >= total]
+            if whole:
+                eid = min(whole, key=lambda x: (left[x] - total, x))
+            else:
+                eid = max(able, key=lambda x: (can_give(x, d, need), -x))
+            for w in weeks:
+                give = min(need[w], cap[eid].get(w, 0), left[eid])
+                if give > 0:
+                    counts[(eid, d.id, w)] = counts.get((eid, d.id, w), 0) + give
+                    need[w] -= give
+                    cap[eid][w] -= give
+                    left[eid] -= give
+                    covered += give
+    return counts, covered
 
 
 def _greedy_start(
@@ -721,14 +946,15 @@ def _slope_scaling(
     lp = b.model.relaxation()
     cost = np.zeros(b.model.num_cols)
     col_index = np.asarray(cols, dtype=np.int64)
-    # the first round favours the pairs of the seed (the visits it carried)
+    # with a seed, the first round repairs it: its pairs are free, any other pair costs its
+    # whole fixed charge per visit day, so the fewest new pairs fill what the seed left out
     seeded: dict[tuple[int, str], float] = defaultdict(float)
     for key, n in (seed or {}).items():
         seeded[_pair_of(part, key)] += n
-    slope = np.array(
-        [weight / seeded[p] if seeded[p] > 0 else weight / max(capacity[p], 1.0) for p in pairs],
-        dtype=np.float64,
-    )
+    if seed:
+        slope = np.array([0.0 if seeded[p] > 0 else weight for p in pairs], dtype=np.float64)
+    else:
+        slope = np.array([weight / max(capacity[p], 1.0) for p in pairs], dtype=np.float64)
     best: dict[tuple[Any, ...], int] = {}
     best_value = math.inf
     seen: set[bytes] = set()
@@ -879,14 +1105,18 @@ def _run_parts(
     settings: Settings,
     solve: Callable[[_Part, float], _PartResult],
 ) -> list[_PartResult]:
-    """Solve the parts side by side, biggest first; each gets a share of the time left in
-    proportion to its size (times the number of workers, as they run at once)."""
-    total = sum(_size(p) for p in parts) or 1
+    """Solve the parts side by side, biggest first; each, as it starts, gets a share of the
+    time left in proportion to its size among the parts not started yet (times the number of
+    workers, as they run at once), so time a part does not need goes to the later ones."""
     workers = max(1, min(settings.workers, len(parts)))
+    waiting = [sum(_size(p) for p in parts)]
+    lock = threading.Lock()
 
     def one(part: _Part) -> _PartResult:
-        now = time.perf_counter()
-        share = (deadline - now) * min(1.0, workers * _size(part) / total)
+        with lock:
+            now = time.perf_counter()
+            share = (deadline - now) * min(1.0, workers * _size(part) / max(waiting[0], 1))
+            waiting[0] -= _size(part)
         return solve(part, min(deadline, now + share))
 
     ordered = sorted(parts, key=_size, reverse=True)

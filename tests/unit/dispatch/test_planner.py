@@ -216,7 +216,9 @@ def test_any_problem_gets_a_plan_within_the_rules_at_its_bound(p: P.Problem) -> 
     assert plan.measures.covered + missing == plan.measures.demand
     # the greedy baseline (which knows no residents) never covers more than the proven bound
     if not p.residents:
-        assert greedy(p).measures.covered <= plan.coverage_bound
+        baseline = greedy(p)
+        check_hard_rules(p, baseline)
+        assert baseline.measures.covered <= plan.coverage_bound
     assert plan.measures.objective >= plan.objective_bound - 1e-6
 
 
