@@ -121,6 +121,14 @@ def create_app(
     from medcircle.consultations import sessions_router as consult_sessions_router
     from medcircle.consultations import target_pages as consult_target_pages
     from medcircle.consultations import targets_router as consult_targets_router
+    from medcircle.dispatch import availability_pages as dispatch_experts_pages
+    from medcircle.dispatch import availability_router as dispatch_experts_router
+    from medcircle.dispatch import demand_pages as dispatch_demand_pages
+    from medcircle.dispatch import demand_router as dispatch_demand_router
+    from medcircle.dispatch import travel_pages as dispatch_travel_pages
+    from medcircle.dispatch import travel_router as dispatch_travel_router
+    from medcircle.dispatch import visit_measures_pages, visit_measures_router, visits_pages
+    from medcircle.dispatch import visits_router as visit_router
     from medcircle.notifications import pages as notification_pages
     from medcircle.notifications import router as notification_router
     from medcircle.patients import pages as patient_pages
@@ -147,6 +155,11 @@ def create_app(
         consult_rota_router,
         consult_sessions_router,
         consult_measures_router,
+        dispatch_demand_router,
+        dispatch_experts_router,
+        dispatch_travel_router,
+        visit_router,
+        visit_measures_router,
         notification_router,
     )
     for module in api_modules:
@@ -165,6 +178,11 @@ def create_app(
         consult_rota_pages,
         consult_session_pages,
         consult_measures_pages,
+        dispatch_demand_pages,
+        dispatch_experts_pages,
+        dispatch_travel_pages,
+        visit_measures_pages,
+        visits_pages,
         notification_pages,
     )
     for module in page_modules:

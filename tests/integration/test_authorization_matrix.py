@@ -70,6 +70,13 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/institutions/{institution_id}"): Expect(EVERYONE),
     ("GET", "/api/v1/agreements"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/framework-agreements"): Expect(ALL_BUT_AUDITOR),
+    # dispatch set-up: everyone but the auditor reads their institution's
+    ("GET", "/api/v1/dispatch/demand"): Expect(ALL_BUT_AUDITOR),
+    ("GET", "/api/v1/dispatch/experts"): Expect(ALL_BUT_AUDITOR),
+    ("GET", "/api/v1/dispatch/travel"): Expect(ALL_BUT_AUDITOR),
+    ("GET", "/api/v1/visits"): Expect(ALL_BUT_AUDITOR),
+    ("GET", "/api/v1/visit-measures"): Expect(ALL_BUT_AUDITOR),
+    ("GET", "/api/v1/visit-measures.csv"): Expect(ALL_BUT_AUDITOR),
 }
 
 

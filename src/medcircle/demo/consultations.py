@@ -9,8 +9,8 @@ consultation history consistent with the seeds, and a few live cases. Pure, from
 - The 2024 report counts **more than 10,000 difficult cases** consulted by Beijing Children's
   Hospital for Baoding Children's Hospital in nine years. ``facts.DIFFICULT_CASES`` splits
   them per year (2015-06-01 to 2024-02-26, real dates) into in-person consultations of the
-  visiting experts (not rows: there is no visit table yet) and remote ones, which the demo
-  holds as closed consultations marked ``is_difficult``.
+  visiting experts (the difficult cases of their visit records, ``demo.visits``) and remote
+  ones, which the demo holds as closed consultations marked ``is_difficult``.
 - The rotas of the four paediatric specialties the 2017 pairing covers cover every hour from
   two weeks before ``as_of`` to four weeks after it, with primaries and backups, two leave
   periods and one gap a week ahead; the demo login ``oncall`` is the primary of paediatric

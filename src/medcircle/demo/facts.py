@@ -630,3 +630,39 @@ DIFFICULT_CASES: tuple[tuple[int, int, int], ...] = (
     (2023, 1650, 640),
     (2024, 300, 110),
 )
+
+# "Altogether 12 major hospitals in Beijing have taken part in the Beijing-Hebei medical
+# cooperation, making 24,435 out-calls. A total number of 10,258 patients were received"
+# (the report of 31 August 2017, over the same period as its referrals and consultations).
+OUT_CALLS_REPORTED = 24_435
+PATIENTS_RECEIVED_REPORTED = 10_258
+# "In 2016, more than 800 trips were made by medical professionals from Beijing Children's
+# Hospital to Baoding" (same report).
+TRIPS_2016_MORE_THAN = 800
+# "In the nine years of cooperation ... more than 400 Beijing experts and more than 15,000
+# people have come to Baoding, performed more than 6,000 expert surgeries" (China News
+# Service, 26 February 2024: ``DIFFICULT_REPORTED``).
+BDCH_EXPERTS_MORE_THAN = 400
+BDCH_PERSON_VISITS_MORE_THAN = 15_000
+BDCH_OPERATIONS_MORE_THAN = 6_000
+# The visits of Beijing Children's Hospital to Baoding Children's Hospital per year, from the
+# start of the trusteeship to the 2024 report (real dates; 2015 from June, 2024 to 26
+# February): the demo's assumption, growing as the trusteeship matured, fewer trips but
+# longer stays while travel was restricted in 2020-2022. The in-person difficult cases of
+# each year are ``DIFFICULT_CASES`` less the remote ones.
+# (year, trips, person-visits (expert-days on site), operations)
+BDCH_VISITS: tuple[tuple[int, int, int, int], ...] = (
+    (2015, 360, 560, 150),
+    (2016, 830, 1300, 400),
+    (2017, 900, 1500, 520),
+    (2018, 960, 1750, 650),
+    (2019, 1000, 1900, 750),
+    (2020, 620, 1550, 640),
+    (2021, 760, 1800, 800),
+    (2022, 700, 1900, 850),
+    (2023, 1050, 2500, 1100),
+    (2024, 160, 420, 200),
+)
+# How many Beijing Children's Hospital experts have visited Baoding Children's by the 2024
+# report: the pool the demo draws them from, joining year by year.
+BDCH_EXPERT_POOL = 418

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from medcircle.demo import consultations as consult
+from medcircle.demo import dispatch as dispatch_setup
 from medcircle.demo import facts
 from medcircle.demo import referrals as care
+from medcircle.demo import visits as visit_history
 from medcircle.demo.world import (
     DEFAULT_SEED,
     DemoAgreement,
@@ -649,6 +651,8 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("referral_staff", care.staff),
     ("referrals", care.referrals),
     ("consultations", consult.consultations),
+    ("visits", visit_history.visits),
+    ("dispatch", dispatch_setup.experts),
 )
 
 

@@ -26,6 +26,13 @@ from medcircle.consultations.models import (
 )
 from medcircle.db import Base
 from medcircle.demo.models import DemoWorld
+from medcircle.dispatch.models import (
+    DispatchDemand,
+    DispatchSkill,
+    ExpertDuty,
+    ExpertProfile,
+    TravelTime,
+)
 from medcircle.patients.models import Consent, Patient
 from medcircle.referrals.models import Referral, ReferralEvent
 from medcircle.registry.models import (
@@ -285,4 +292,24 @@ def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
         "agreement_specialty": rows(AgreementSpecialty, none, agreement_id=ag),
         "agreement_goal": rows(AgreementGoal, none, agreement_id=ag),
         "demo_world": rows(DemoWorld, frozenset({"loaded_at"})),
+        "dispatch_expert": rows(ExpertProfile, none, user_id=users),
+        "dispatch_skill": rows(DispatchSkill, none, user_id=users),
+        "dispatch_duty": rows(ExpertDuty, none, user_id=users),
+        "dispatch_demand": rows(
+            DispatchDemand,
+            none,
+            agreement_id=ag,
+            site_institution_id=inst,
+            supporting_institution_id=inst,
+            department_id=dept,
+            decided_by_user_id=users,
+            created_by_user_id=users,
+        ),
+        "dispatch_travel": rows(
+            TravelTime,
+            none,
+            origin_institution_id=inst,
+            destination_institution_id=inst,
+            set_by_user_id=users,
+        ),
     }

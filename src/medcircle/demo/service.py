@@ -48,7 +48,9 @@ from medcircle.consultations.service import (
     TIMER_AUTOCLOSE,
     TIMER_MISSED,
 )
+from medcircle.demo import dispatch as dispatch_setup
 from medcircle.demo import repository
+from medcircle.demo import visits as visit_history
 from medcircle.demo.models import DemoWorld
 from medcircle.demo.world import DEMO_PASSWORD, DemoReferral, World
 from medcircle.kit import clock
@@ -793,6 +795,8 @@ LOAD_STEPS: tuple[tuple[str, LoadStep], ...] = (
     ("patients", _patients),
     ("referrals", _referrals),
     ("consultations", _consultations),
+    ("visits", visit_history.load),
+    ("dispatch", dispatch_setup.load),
 )
 
 

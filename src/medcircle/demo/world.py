@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 DEFAULT_SEED = 2017
 DEMO_PASSWORD = "medcircle-demo"  # noqa: S105 (the published password of the demo logins)
 
@@ -335,6 +335,82 @@ class DemoConsultation:
     messages: tuple[DemoMessage, ...]
 
 
+@dataclass(frozen=True)
+class DemoVisit:
+    """One expert's out-call to a site and what it achieved (a visit record)."""
+
+    user: str
+    home: str
+    site: str
+    specialty_code: str
+    starts_on: date
+    ends_on: date
+    outpatients: int
+    ward_rounds: int
+    teaching_sessions: int
+    difficult_cases: int
+    # (ICD-10 code, procedure, how many)
+    operations: tuple[tuple[str, str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class DemoDispatchProfile:
+    """An expert's dispatch profile (home-duty weekdays, Monday 0)."""
+
+    user: str
+    specialty_code: str
+    max_days_per_week: int
+    duty_weekdays: tuple[int, ...]
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class DemoDispatchSkill:
+    user: str
+    skill: str
+
+
+@dataclass(frozen=True)
+class DemoDispatchDuty:
+    """A single day of home duty."""
+
+    user: str
+    day: date
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class DemoDispatchDemand:
+    """Demand for visiting experts under an agreement; users by username."""
+
+    key: str
+    agreement: str
+    site: str
+    supporting: str
+    specialty_code: str
+    kind: str
+    visits_per_week: int | None
+    positions: int | None
+    day: date | None
+    skill: str | None
+    starts_on: date
+    ends_on: date
+    note: str | None
+    status: str
+    created_by: str | None
+    created_on: date
+    decided_by: str | None
+    decided_on: date | None
+
+
+@dataclass(frozen=True)
+class DemoTravelTime:
+    origin: str
+    destination: str
+    minutes: int
+    note: str | None
+
+
 @dataclass
 class World:
     """Everything the demo loads, in the order it is generated."""
@@ -361,6 +437,12 @@ class World:
     leaves: list[DemoLeave] = field(default_factory=list)
     skills: list[DemoSkill] = field(default_factory=list)
     consultations: list[DemoConsultation] = field(default_factory=list)
+    dispatch_profiles: list[DemoDispatchProfile] = field(default_factory=list)
+    dispatch_skills: list[DemoDispatchSkill] = field(default_factory=list)
+    dispatch_duties: list[DemoDispatchDuty] = field(default_factory=list)
+    dispatch_demand: list[DemoDispatchDemand] = field(default_factory=list)
+    travel_times: list[DemoTravelTime] = field(default_factory=list)
+    visits: list[DemoVisit] = field(default_factory=list)
 
     def institution(self, code: str) -> DemoInstitution:
         for inst in self.institutions:
