@@ -123,8 +123,13 @@ def create_app(
     from medcircle.consultations import targets_router as consult_targets_router
     from medcircle.dispatch import availability_pages as dispatch_experts_pages
     from medcircle.dispatch import availability_router as dispatch_experts_router
+    from medcircle.dispatch import calendar_pages as dispatch_calendar_pages
+    from medcircle.dispatch import calendar_router as dispatch_calendar_router
     from medcircle.dispatch import demand_pages as dispatch_demand_pages
     from medcircle.dispatch import demand_router as dispatch_demand_router
+    from medcircle.dispatch import map_pages as dispatch_map_pages
+    from medcircle.dispatch import plan_pages as dispatch_plan_pages
+    from medcircle.dispatch import plans_router as dispatch_plans_router
     from medcircle.dispatch import travel_pages as dispatch_travel_pages
     from medcircle.dispatch import travel_router as dispatch_travel_router
     from medcircle.dispatch import visit_measures_pages, visit_measures_router, visits_pages
@@ -155,7 +160,9 @@ def create_app(
         consult_rota_router,
         consult_sessions_router,
         consult_measures_router,
+        dispatch_calendar_router,
         dispatch_demand_router,
+        dispatch_plans_router,
         dispatch_experts_router,
         dispatch_travel_router,
         visit_router,
@@ -178,7 +185,10 @@ def create_app(
         consult_rota_pages,
         consult_session_pages,
         consult_measures_pages,
+        dispatch_calendar_pages,
+        dispatch_map_pages,
         dispatch_demand_pages,
+        dispatch_plan_pages,
         dispatch_experts_pages,
         dispatch_travel_pages,
         visit_measures_pages,
