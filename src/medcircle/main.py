@@ -211,6 +211,8 @@ def create_app(
             swagger_js_url="/vendor/swagger-ui-dist/swagger-ui-bundle.js",
             swagger_css_url="/vendor/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
+            # an API this size draws quickly only folded: one line per area, opened on a click
+            swagger_ui_parameters={"docExpansion": "none", "defaultModelsExpandDepth": -1},
         )
 
     logging.getLogger("medcircle").setLevel(logging.INFO)

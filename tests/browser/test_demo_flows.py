@@ -51,6 +51,8 @@ class DemoSite:
     institution_ids: dict[str, int]
     # database ids of the referrals, by reference
     referral_ids: dict[str, int]
+    # the database it serves (for tests that look up what the pages made)
+    database_url: str = ""
 
     def url_for(self, path: str) -> str:
         return self.url + path
@@ -93,7 +95,13 @@ def demo_site(
         app = create_app(settings, engine=engine)
         with serve(app) as (base, _server, _thread):
             app.state.settings = settings.model_copy(update={"base_url": base})
-            yield DemoSite(url=base, world=world, institution_ids=ids, referral_ids=referral_ids)
+            yield DemoSite(
+                url=base,
+                world=world,
+                institution_ids=ids,
+                referral_ids=referral_ids,
+                database_url=url,
+            )
     finally:
         engine.dispose()
 
