@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # random room name (a self-hosted Jitsi, or any provider that takes a room in the URL)
     consult_meeting_url_pattern: str = "https://meet.jit.si/medcircle-{room}"
 
+    # the roster planner's time budget in seconds for a plan and for a re-plan (the request
+    # waits for it; small institutions' plans finish in well under a second)
+    dispatch_plan_seconds: float = Field(default=20.0, ge=1, le=300)
+    dispatch_replan_seconds: float = Field(default=5.0, ge=0.5, le=120)
+
     # email through an SMTP server; no host, no email (the in-app inbox still works)
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)

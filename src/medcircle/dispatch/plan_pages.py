@@ -23,7 +23,7 @@ from medcircle.kit.errors import DomainError, Forbidden
 from medcircle.kit.i18n import N_, gettext
 from medcircle.registry.models import SpecialtyRow
 from medcircle.web import forms
-from medcircle.web.deps import DB, PageActor
+from medcircle.web.deps import DB, PageActor, settings_of
 from medcircle.web.forms import Errors, Form, form_date, form_int
 from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import localised, render
@@ -127,7 +127,14 @@ def plan_submit(request: Request, session: DB, actor: PageActor, form: Form) -> 
     status_code = 422
     if not errors and starts_on is not None and weeks is not None:
         try:
-            row = svc.create_plan(session, actor, starts_on, weeks, title=form.get("title"))
+            row = svc.create_plan(
+                session,
+                actor,
+                starts_on,
+                weeks,
+                title=form.get("title"),
+                time_limit=settings_of(request).dispatch_plan_seconds,
+            )
         except DomainError as exc:
             status_code = forms.refusal_status(session, exc, errors)
         else:
@@ -270,7 +277,12 @@ def _act(
             svc.discard(session, actor, plan_id, _version(form))
             target, done = plan_id, "discarded"
         else:
-            row = svc.replan(session, actor, plan_id)
+            row = svc.replan(
+                session,
+                actor,
+                plan_id,
+                time_limit=settings_of(request).dispatch_replan_seconds,
+            )
             target, done = row.id, "replanned"
     except DomainError as exc:
         status_code = forms.refusal_status(session, exc, errors)

@@ -720,9 +720,16 @@ def _fewest_pairs(
     demands - 1) over ways to split experts and demands into such balanced groups: a small
     integer program over group kinds (experts by limit, demands by size; groups of up to six,
     and one group of any size for the rest). Skills, days and weeks are left out, which only
-    loosens it: the bound stays valid."""
+    loosens it: the bound stays valid. The demands of one site count as one (a pair is an expert
+    and a site)."""
     expert_kinds = Counter(v for eid, v in limits.items() if v > 0)
-    sizes = [sum(d.wanted(w) for w in weeks) for d in part.demands] + [1] * len(part.specials)
+    # a pair is an expert and a site: the demands of one site are one node
+    by_site: Counter[str] = Counter()
+    for d in part.demands:
+        by_site[d.site] += sum(d.wanted(w) for w in weeks)
+    for sp in part.specials:
+        by_site[sp.site] += 1
+    sizes = list(by_site.values())
     demand_kinds = Counter(t for t in sizes if t > 0)
     if not expert_kinds or not demand_kinds:
         return 0

@@ -55,7 +55,7 @@ FEED = "calendar_feed"
 
 DEFAULT_WEEKS = 4
 MAX_WEEKS = 12
-# the planner's time budget for a plan made from a page or the API
+# the planner's time budget when no settings are given (see Settings.dispatch_*_seconds)
 PLAN_SECONDS = 20.0
 REPLAN_SECONDS = 5.0
 
@@ -894,7 +894,14 @@ def report_conflict(
     draft: RosterPlan | None = None
     if planners:
         planner = planners[0]
-        draft = replan(session, None, plan.id, reason="conflict", planner_actor=planner)
+        draft = replan(
+            session,
+            None,
+            plan.id,
+            reason="conflict",
+            planner_actor=planner,
+            time_limit=settings.dispatch_replan_seconds if settings else REPLAN_SECONDS,
+        )
     notifications.notify(
         session,
         [p.user_id for p in planners],

@@ -14,12 +14,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import status
+from fastapi import Request, status
 from pydantic import BaseModel, Field
 
 from medcircle.dispatch import plans as svc
 from medcircle.dispatch.models import RosterPlan
-from medcircle.web.deps import DB, CurrentActor
+from medcircle.web.deps import DB, CurrentActor, settings_of
 from medcircle.web.routing import QuickRouter
 
 router = QuickRouter(prefix="/api/v1", tags=["dispatch"])
@@ -117,11 +117,18 @@ def list_plans(session: DB, actor: CurrentActor) -> list[PlanRead]:
 
 
 @router.post("/dispatch/plans", response_model=PlanDetail, status_code=status.HTTP_201_CREATED)
-def create_plan(body: PlanIn, session: DB, actor: CurrentActor) -> PlanDetail:
+def create_plan(request: Request, body: PlanIn, session: DB, actor: CurrentActor) -> PlanDetail:
     """Plan your institution's experts for the approved demand of `weeks` weeks from
     `starts_on` (DISPATCH_PLAN): a draft with its report (coverage and its proven bound, the
     fair limit, pairs, travel, gap, seconds, what is uncovered and why)."""
-    row = svc.create_plan(session, actor, body.starts_on, body.weeks, title=body.title)
+    row = svc.create_plan(
+        session,
+        actor,
+        body.starts_on,
+        body.weeks,
+        title=body.title,
+        time_limit=settings_of(request).dispatch_plan_seconds,
+    )
     return _detail(svc.get_plan(session, actor, row.id))
 
 
@@ -147,10 +154,12 @@ def discard(plan_id: int, body: VersionIn, session: DB, actor: CurrentActor) -> 
     response_model=PlanDetail,
     status_code=status.HTTP_201_CREATED,
 )
-def replan(plan_id: int, session: DB, actor: CurrentActor) -> PlanDetail:
+def replan(request: Request, plan_id: int, session: DB, actor: CurrentActor) -> PlanDetail:
     """A new draft from the published roster after what changed (leave, duties, demand,
     reported conflicts), changing as little as it can; past days stay as they were."""
-    row = svc.replan(session, actor, plan_id)
+    row = svc.replan(
+        session, actor, plan_id, time_limit=settings_of(request).dispatch_replan_seconds
+    )
     return _detail(svc.get_plan(session, actor, row.id))
 
 
