@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import threading
 import time
 from collections import Counter, defaultdict
@@ -563,7 +564,10 @@ def _solve_part(
     weight: float,
     deadline: float,
     gap: float,
+    incumbent: Mapping[tuple[Any, ...], int] | None = None,
 ) -> _PartResult:
+    """Solve one part by the goals in order; ``incumbent``, a plan of it found before, is a
+    start to improve on."""
     seconds: dict[str, float] = {}
     # 1. coverage: a flow, the linear program's vertex is integral
     b = _build(problem, part, weeks, residents, integer=False)
@@ -583,6 +587,8 @@ def _solve_part(
         _packing_start(problem, part, weeks, residents, limits),
         _greedy_start(problem, part, weeks, residents, limits),
     ]
+    if incumbent:
+        candidates.append((dict(incumbent), coverage))
     full = [counts for counts, covers in candidates if covers >= coverage]
     seed = min(
         (counts for counts, _ in candidates),
@@ -640,7 +646,7 @@ def _solve_part(
         start[c] = shaped.get(xkey, 0)
     for zkey, c in b.z.items():
         start[c] = shaped.get(zkey, 0)
-    for v, total, cols in short:
+    for v, total, cols, _ in short:
         start[v] = 1.0 if sum(start[c] for c in cols) < total else 0.0
     for (eid, did, _), c in b.x.items():
         if start[c] > 0:
@@ -648,9 +654,32 @@ def _solve_part(
     for (eid, sid), c in b.z.items():
         if start[c] > 0:
             start[pair(eid, special_sites[sid])] = 1.0
-    start_objective = float(np.dot(start, np.asarray(b.model.cost)))
+    # improve the start by solving small neighbourhoods (a few sites freed, the rest fixed)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for (_, site), c in pair_cols.items():
+        groups[site].append(c)
+    for (_, did, _), c in b.x.items():
+        groups[sites[did]].append(c)
+    for (_, sid), c in b.z.items():
+        groups[special_sites[sid]].append(c)
+    for v, _, _, site in short:
+        groups[site].append(v)
+    pairs_at: dict[str, list[int]] = defaultdict(list)
+    expert_cols: dict[int, list[int]] = defaultdict(list)
+    for (eid, site), c in pair_cols.items():
+        pairs_at[site].append(c)
+        expert_cols[eid].append(c)
+    for (eid, _, _), c in b.x.items():
+        expert_cols[eid].append(c)
+    for (eid, _), c in b.z.items():
+        expert_cols[eid].append(c)
     # the relaxation's bound first: branch and bound stopped early may not have one yet
     root = b.model.solve(relax=True, time_limit=max(deadline - time.perf_counter(), 0.05))
+    now = time.perf_counter()
+    start = _neighbourhoods(
+        b.model, start, groups, pairs_at, expert_cols, now + (deadline - now) * LNS_SHARE
+    )
+    start_objective = float(np.dot(start, np.asarray(b.model.cost)))
     r3 = b.model.solve(time_limit=max(deadline - time.perf_counter(), 0.05), gap=gap, start=start)
     seconds["continuity"] = r3.seconds + root.seconds
     if root.status == Status.OPTIMAL and not (r3.bound >= root.objective):
@@ -668,12 +697,12 @@ def _demand_cuts(
     limits: Mapping[int, int],
     pair: Callable[[int, str], int],
     shortfall: int,
-) -> list[tuple[int, int, list[int]]]:
+) -> list[tuple[int, int, list[int], str]]:
     """Valid inequalities that lift the relaxation's bound: a demand covered in full needs at
     least ceil(T / M) experts, T its visit days over the horizon and M the most any one expert
     can give it (their fair limit, their weekly capacity, its weekly visits). A binary per
     demand marks it short of full cover (the coverage total allows few such)."""
-    out: list[tuple[int, int, list[int]]] = []
+    out: list[tuple[int, int, list[int], str]] = []
     by_demand: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for (eid, did, _), c in b.x.items():
         by_demand[did].append((eid, c))
@@ -697,12 +726,71 @@ def _demand_cuts(
         # experts serving d >= need * (1 - short)
         ys = [pair(eid, d.site) for eid in can_give]
         b.model.row([*ys, short], [1.0] * len(ys) + [float(need)], need, math.inf)
-        out.append((short, total, [c for _, c in cols]))
+        out.append((short, total, [c for _, c in cols], d.site))
     # each demand short of full cover misses at least one visit day: no more of them than
     # the visit days the best coverage leaves out
     if out:
-        b.model.row([v for v, _, _ in out], [1.0] * len(out), 0, float(max(shortfall, 0)))
+        b.model.row([v for v, _, _, _ in out], [1.0] * len(out), 0, float(max(shortfall, 0)))
     return out
+
+
+# the share of a part's time spent improving its start, sites freed at once, seconds per try
+LNS_SHARE = 0.6
+LNS_SITES = 3
+LNS_SECONDS = 0.25
+# or the experts freed at once
+LNS_EXPERTS = 3
+
+
+def _neighbourhoods(
+    model: Model,
+    start: np.ndarray,
+    groups: Mapping[str, list[int]],
+    pairs_at: Mapping[str, list[int]],
+    by_expert: Mapping[int, list[int]],
+    until: float,
+) -> np.ndarray:
+    """Large neighbourhood search: again and again free a small part of the plan and fix the
+    rest at the best plan so far, and let branch and bound re-plan the freed part; keep what
+    is better. The parts freed take turns: a few sites (half of them served by more than one
+    expert) with all their experts' visits there, or all the visits of a few experts."""
+    rng = random.Random(7)
+    best: np.ndarray = np.rint(start)
+    cost = np.asarray(model.cost)
+    value = float(np.dot(best, cost))
+    sites = sorted(groups)
+    experts = sorted(by_expert)
+    if len(sites) < 3:
+        return np.asarray(best)
+    lower, upper = list(model.lower), list(model.upper)
+    turn = 0
+    while time.perf_counter() < until - 0.05:
+        turn += 1
+        free: set[int] = set()
+        if turn % 2 and len(experts) > LNS_EXPERTS:
+            for eid in rng.sample(experts, LNS_EXPERTS):
+                free.update(by_expert[eid])
+        else:
+            size = min(len(sites) - 1, LNS_SITES)
+            split = [s for s in sites if sum(best[c] for c in pairs_at.get(s, [])) > 1]
+            chosen = set(rng.sample(split, min(len(split), size // 2 + size % 2)))
+            rest = [s for s in sites if s not in chosen]
+            chosen |= set(rng.sample(rest, min(len(rest), size - len(chosen))))
+            for site in chosen:
+                free.update(groups[site])
+        for cols in groups.values():
+            for c in cols:
+                if c not in free:
+                    model.lower[c] = model.upper[c] = float(best[c])
+        r = model.solve(
+            time_limit=min(LNS_SECONDS, max(until - time.perf_counter(), 0.05)),
+            gap=1e-6,
+            start=best,
+        )
+        model.lower[:], model.upper[:] = lower, upper
+        if r.status in (Status.OPTIMAL, Status.TIME_LIMIT) and r.objective < value - 1e-6:
+            best, value = np.rint(r.values), r.objective
+    return np.asarray(best)
 
 
 def _fewest_pairs(
@@ -1106,6 +1194,15 @@ def _size(part: _Part) -> int:
     return max(1, len(part.experts) * (len(part.demands) + len(part.specials)))
 
 
+def _by_size(parts: Sequence[_Part]) -> list[_Part]:
+    """Biggest first: the order parts are solved in (and their results come back in)."""
+    return sorted(parts, key=_size, reverse=True)
+
+
+# the share of the time budget of the first round over all parts
+FIRST_ROUND = 0.5
+
+
 def _run_parts(
     parts: Sequence[_Part],
     deadline: float,
@@ -1126,7 +1223,7 @@ def _run_parts(
             waiting[0] -= _size(part)
         return solve(part, min(deadline, now + share))
 
-    ordered = sorted(parts, key=_size, reverse=True)
+    ordered = _by_size(parts)
     if workers == 1:
         return [one(p) for p in ordered]
     with ThreadPoolExecutor(workers) as pool:
@@ -1149,14 +1246,44 @@ def plan(problem: Problem, settings: Settings = Settings()) -> Plan:
     specials: set[tuple[int, int]] = set()
     result = Plan([], [], Measures(), seconds={"residents": t_residents})
     result.parts = len(parts)
-    for r in _run_parts(
+    # two rounds: every part with part of the time, then the time left to the parts still
+    # short of their proven bound, starting from what the first round found
+    first = _run_parts(
         parts,
-        deadline,
+        began + (deadline - began) * FIRST_ROUND,
         settings,
         lambda part, until: _solve_part(
             problem, part, weeks, resident_weeks, weight, until, settings.gap
         ),
-    ):
+    )
+    by_part = {id(part): r for part, r in zip(_by_size(parts), first, strict=True)}
+    open_parts = [
+        p for p in parts if by_part[id(p)].objective - by_part[id(p)].objective_bound > 0.5 * weight
+    ]
+    if open_parts:
+        again = _run_parts(
+            open_parts,
+            deadline,
+            settings,
+            lambda part, until: _solve_part(
+                problem,
+                part,
+                weeks,
+                resident_weeks,
+                weight,
+                until,
+                settings.gap,
+                {**by_part[id(part)].x, **by_part[id(part)].z},
+            ),
+        )
+        for part, r in zip(_by_size(open_parts), again, strict=True):
+            before = by_part[id(part)]
+            if r.objective <= before.objective + 1e-6:
+                r.objective_bound = max(r.objective_bound, before.objective_bound)
+                by_part[id(part)] = r
+            else:
+                before.objective_bound = max(r.objective_bound, before.objective_bound)
+    for r in by_part.values():
         visits.update(r.x)
         specials.update(r.z)
         result.coverage_bound += r.coverage_bound
