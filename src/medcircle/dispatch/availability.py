@@ -23,15 +23,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medcircle.audit import service as audit
-from medcircle.auth.domain import Actor, Permission, Role
+from medcircle.auth.domain import Actor, Role
 from medcircle.auth.models import User
 from medcircle.consultations.models import ExpertLeave
 from medcircle.dispatch import rules
+from medcircle.dispatch.access import (
+    require_manage,
+    require_read,
+    valid_id,
+)
 from medcircle.dispatch.models import DispatchSkill, ExpertDuty, ExpertProfile
 from medcircle.dispatch.setup_schemas import DutyIn, ProfileIn, SkillIn
 from medcircle.kit import clock
 from medcircle.kit.clock import CST
-from medcircle.kit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from medcircle.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from medcircle.kit.i18n import N_
 from medcircle.referrals.service import users_with_roles
 from medcircle.registry.models import Practitioner, SpecialtyRow
@@ -94,24 +99,6 @@ class ExpertAvailability:
 # --- access -----------------------------------------------------------------------------------
 
 
-def can_read(actor: Actor) -> bool:
-    return actor.can(Permission.DISPATCH_READ)
-
-
-def can_manage(actor: Actor) -> bool:
-    return actor.can(Permission.DISPATCH_PLAN)
-
-
-def _require_read(actor: Actor) -> None:
-    if not can_read(actor):
-        raise Forbidden()
-
-
-def _require_manage(actor: Actor) -> None:
-    if not can_manage(actor):
-        raise Forbidden()
-
-
 def _invalid(problems: list[rules.Problem | FieldError]) -> ValidationFailed:
     errors = [
         p
@@ -122,10 +109,6 @@ def _invalid(problems: list[rules.Problem | FieldError]) -> ValidationFailed:
     return ValidationFailed(code=errors[0].code, field_errors=errors)
 
 
-def _valid_id(value: int) -> bool:
-    return 0 < value < 2**31
-
-
 def institution_experts(session: Session, institution_ids: Iterable[int]) -> list[int]:
     """The active users holding the expert role at the institutions."""
     return users_with_roles(session, institution_ids, [Role.EXPERT.value])
@@ -133,7 +116,7 @@ def institution_experts(session: Session, institution_ids: Iterable[int]) -> lis
 
 def _expert(session: Session, actor: Actor, user_id: int) -> User:
     """An active expert of the actor's institution, else 404."""
-    u = session.get(User, user_id) if _valid_id(user_id) else None
+    u = session.get(User, user_id) if valid_id(user_id) else None
     if (
         u is None
         or u.institution_id != actor.institution_id
@@ -224,14 +207,14 @@ def _leave_rows(session: Session, ids: Iterable[int], start: date, end: date) ->
 def list_experts(session: Session, actor: Actor) -> list[ExpertSetup]:
     """The active experts of the actor's institution with their dispatch set-up, by name;
     duties and leave of the next eight weeks."""
-    _require_read(actor)
+    require_read(actor)
     ids = institution_experts(session, [actor.institution_id])
     return _setups(session, ids, clock.today())
 
 
 def get_expert(session: Session, actor: Actor, user_id: int) -> ExpertSetup:
     """One expert of the actor's institution with their dispatch set-up."""
-    _require_read(actor)
+    require_read(actor)
     _expert(session, actor, user_id)
     return _setups(session, [user_id], clock.today())[0]
 
@@ -254,7 +237,7 @@ def _profile_detail(p: ExpertProfile) -> dict[str, Any]:
 
 def save_profile(session: Session, actor: Actor, user_id: int, data: ProfileIn) -> ExpertProfile:
     """Set an expert's dispatch profile (a new one, or a change with the version read)."""
-    _require_manage(actor)
+    require_manage(actor)
     u = _expert(session, actor, user_id)
     problems: list[rules.Problem | FieldError] = []
     code = data.specialty_code
@@ -299,7 +282,7 @@ def save_profile(session: Session, actor: Actor, user_id: int, data: ProfileIn) 
 
 def add_duty(session: Session, actor: Actor, user_id: int, data: DutyIn) -> ExpertDuty:
     """Record a single day of home duty (a working day from today on)."""
-    _require_manage(actor)
+    require_manage(actor)
     u = _expert(session, actor, user_id)
     if data.day < clock.today():
         raise _invalid([FieldError("day", DUTY_PAST, code="in_the_past")])
@@ -333,9 +316,9 @@ def add_duty(session: Session, actor: Actor, user_id: int, data: DutyIn) -> Expe
 
 def remove_duty(session: Session, actor: Actor, user_id: int, duty_id: int) -> None:
     """Remove a single duty day of an expert."""
-    _require_manage(actor)
+    require_manage(actor)
     u = _expert(session, actor, user_id)
-    row = session.get(ExpertDuty, duty_id) if _valid_id(duty_id) else None
+    row = session.get(ExpertDuty, duty_id) if valid_id(duty_id) else None
     if row is None or row.user_id != u.id:
         raise NotFound(NOT_FOUND)
     detail = {"user_id": u.id, "day": row.day.isoformat()}
@@ -348,7 +331,7 @@ def remove_duty(session: Session, actor: Actor, user_id: int, duty_id: int) -> N
 
 def add_skill(session: Session, actor: Actor, user_id: int, data: SkillIn) -> DispatchSkill:
     """Give an expert a named skill, stored normalised (lower case, single spaces)."""
-    _require_manage(actor)
+    require_manage(actor)
     u = _expert(session, actor, user_id)
     skill = rules.normalise_skill(data.skill)
     if not skill:
@@ -383,9 +366,9 @@ def add_skill(session: Session, actor: Actor, user_id: int, data: SkillIn) -> Di
 
 def remove_skill(session: Session, actor: Actor, user_id: int, skill_id: int) -> None:
     """Take a named skill from an expert."""
-    _require_manage(actor)
+    require_manage(actor)
     u = _expert(session, actor, user_id)
-    row = session.get(DispatchSkill, skill_id) if _valid_id(skill_id) else None
+    row = session.get(DispatchSkill, skill_id) if valid_id(skill_id) else None
     if row is None or row.user_id != u.id:
         raise NotFound(NOT_FOUND)
     detail = {"user_id": u.id, "skill": row.skill}

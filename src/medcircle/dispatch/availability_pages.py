@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Actor
+from medcircle.dispatch import access
 from medcircle.dispatch import availability as svc
 from medcircle.dispatch.rules import DEFAULT_DAYS_PER_WEEK, WEEKDAY_LABELS
 from medcircle.dispatch.setup_schemas import DutyIn, ProfileIn, SkillIn
@@ -47,7 +48,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def _require_read(actor: Actor) -> None:
-    if not svc.can_read(actor):
+    if not access.can_read(actor):
         raise Forbidden()
 
 
@@ -68,7 +69,7 @@ def experts_page(request: Request, session: DB, actor: PageActor) -> Response:
             "experts": experts,
             "specialties": specialties,
             "weekdays_text": weekdays_text,
-            "can_manage": svc.can_manage(actor),
+            "can_manage": access.can_manage(actor),
             "taking_part": sum(1 for e in experts if e.takes_part),
         },
     )
@@ -110,7 +111,7 @@ def _expert_page(
             "profile_values": profile_values,
             "values": values or {},
             "errors": errors or {},
-            "can_manage": svc.can_manage(actor),
+            "can_manage": access.can_manage(actor),
             "flash": gettext(DONE[flash_key]) if flash_key in DONE else None,
             "flash_kind": "ok",
         },

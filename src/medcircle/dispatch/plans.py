@@ -30,6 +30,7 @@ from medcircle.auth.domain import Actor, Permission
 from medcircle.auth.models import User
 from medcircle.config import Settings
 from medcircle.dispatch import planner as P
+from medcircle.dispatch.access import can_manage, require_manage, require_read, valid_id
 from medcircle.dispatch.availability import ExpertAvailability, experts_for_planning
 from medcircle.dispatch.demand import approved_demand
 from medcircle.dispatch.models import (
@@ -89,10 +90,6 @@ ALREADY_REPORTED = N_(
 )
 
 
-class PlanSummary:
-    """Numbers of a plan's report for lists."""
-
-
 @dataclass
 class VisitView:
     id: int
@@ -123,28 +120,13 @@ class PlanView:
 # --- access -----------------------------------------------------------------------------------
 
 
-def can_plan(actor: Actor) -> bool:
-    return actor.can(Permission.DISPATCH_PLAN)
-
-
-def _require_read(actor: Actor) -> None:
-    if not actor.can(Permission.DISPATCH_READ):
-        raise Forbidden()
-
-
-def _require_plan(actor: Actor) -> None:
-    if not can_plan(actor):
-        raise Forbidden()
-
-
-def _valid_id(value: int) -> bool:
-    return 0 < value < 2**31
+can_plan = can_manage
 
 
 def _plan_row(session: Session, actor: Actor, plan_id: int) -> RosterPlan:
     """A plan of the actor's institution, else 404."""
-    _require_read(actor)
-    row = session.get(RosterPlan, plan_id) if _valid_id(plan_id) else None
+    require_read(actor)
+    row = session.get(RosterPlan, plan_id) if valid_id(plan_id) else None
     if row is None or actor.institution_id not in (row.institution_ids or []):
         raise NotFound(NOT_FOUND)
     return row
@@ -370,7 +352,7 @@ def create_plan(
     time_limit: float = PLAN_SECONDS,
 ) -> RosterPlan:
     """Plan ``weeks`` from ``starts_on`` (a Monday) for the actor's institution: a draft."""
-    _require_plan(actor)
+    require_manage(actor)
     _check_horizon(starts_on, weeks)
     days = week_days(starts_on, weeks)
     ctx = build_problem(session, actor.institution_id, days)
@@ -465,7 +447,7 @@ def replan(
     who = planner_actor or actor
     if who is None:
         raise Forbidden()
-    _require_plan(who)
+    require_manage(who)
     plan = _plan_row(session, who, plan_id)
     if plan.status != "published":
         raise Conflict(NOT_PUBLISHED, code="not_published")
@@ -522,7 +504,7 @@ def replan(
 def publish(session: Session, actor: Actor, plan_id: int, version: int | None) -> RosterPlan:
     """Make a draft the roster: the published roster it overlaps is superseded; experts with
     visits in it (and those whose visits it removes) are told; conflicts it answers close."""
-    _require_plan(actor)
+    require_manage(actor)
     plan = _plan_row(session, actor, plan_id)
     _check_version(plan, version)
     if plan.status != "draft":
@@ -589,7 +571,7 @@ def publish(session: Session, actor: Actor, plan_id: int, version: int | None) -
 
 
 def discard(session: Session, actor: Actor, plan_id: int, version: int | None) -> RosterPlan:
-    _require_plan(actor)
+    require_manage(actor)
     plan = _plan_row(session, actor, plan_id)
     _check_version(plan, version)
     if plan.status != "draft":
@@ -645,7 +627,7 @@ def visit_views(session: Session, rows: Sequence[RosterVisit]) -> list[VisitView
 
 def list_plans(session: Session, actor: Actor) -> list[RosterPlan]:
     """The actor's institution's plans, newest first."""
-    _require_read(actor)
+    require_read(actor)
     rows = session.scalars(
         select(RosterPlan).order_by(RosterPlan.created_at.desc(), RosterPlan.id.desc()).limit(200)
     ).all()
@@ -708,7 +690,7 @@ def published_visits(
 
 def my_visits(session: Session, actor: Actor, first: date, last: date) -> list[VisitView]:
     """The actor's own published visits."""
-    _require_read(actor)
+    require_read(actor)
     return published_visits(session, first=first, last=last, user_id=actor.user_id)
 
 
@@ -717,8 +699,8 @@ def site_visits(
 ) -> list[VisitView]:
     """Who is coming to ``site_id``: its own staff see everyone coming; a supporting
     institution sees its own experts going there."""
-    _require_read(actor)
-    if not _valid_id(site_id) or session.get(Institution, site_id) is None:
+    require_read(actor)
+    if not valid_id(site_id) or session.get(Institution, site_id) is None:
         raise NotFound(N_("No such institution."))
     if actor.institution_id == site_id or actor.can(Permission.REGISTRY_MANAGE_ALL):
         out = published_visits(session, first=first, last=last, site_id=site_id)
@@ -734,7 +716,7 @@ def site_visits(
 
 
 def _visit(session: Session, actor: Actor, visit_id: int) -> tuple[RosterVisit, RosterPlan]:
-    row = session.get(RosterVisit, visit_id) if _valid_id(visit_id) else None
+    row = session.get(RosterVisit, visit_id) if valid_id(visit_id) else None
     if row is None:
         raise NotFound(VISIT_NOT_FOUND)
     plan = session.get(RosterPlan, row.plan_id)
@@ -807,7 +789,7 @@ def move_visit(
 ) -> RosterVisit:
     """Give a visit of a draft or published roster to another expert or day, within the
     rules (a clear message names the rule it would break)."""
-    _require_plan(actor)
+    require_manage(actor)
     row, plan = _visit(session, actor, visit_id)
     _check_version(plan, version)
     if plan.status not in ("draft", "published"):
@@ -855,8 +837,8 @@ def report_conflict(
 ) -> tuple[RosterConflict, RosterPlan | None]:
     """An expert cannot make one of their published visits to come: the conflict is recorded,
     a re-plan is made at once as a draft, and the planners are told."""
-    _require_read(actor)
-    row = session.get(RosterVisit, visit_id) if _valid_id(visit_id) else None
+    require_read(actor)
+    row = session.get(RosterVisit, visit_id) if valid_id(visit_id) else None
     plan = session.get(RosterPlan, row.plan_id) if row is not None else None
     today = clock.now().astimezone(CST).date()
     if row is None or plan is None or row.user_id != actor.user_id:
@@ -942,7 +924,7 @@ def _hash(token: str) -> str:
 
 def new_feed(session: Session, actor: Actor) -> str:
     """A new private feed token for the actor's visits (the old one stops working)."""
-    _require_read(actor)
+    require_read(actor)
     now = clock.now()
     for old in session.scalars(
         select(CalendarFeed).where(
@@ -958,7 +940,7 @@ def new_feed(session: Session, actor: Actor) -> str:
 
 
 def revoke_feed(session: Session, actor: Actor) -> None:
-    _require_read(actor)
+    require_read(actor)
     now = clock.now()
     for old in session.scalars(
         select(CalendarFeed).where(

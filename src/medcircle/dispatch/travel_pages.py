@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Actor
+from medcircle.dispatch import access
 from medcircle.dispatch import travel_service as svc
 from medcircle.dispatch.setup_schemas import TravelIn
 from medcircle.kit.errors import DomainError, Forbidden
@@ -36,7 +37,7 @@ class Errors(forms.Errors):
 
 
 def _require_read(actor: Actor) -> None:
-    if not svc.can_read(actor):
+    if not access.can_read(actor):
         raise Forbidden()
 
 
@@ -63,7 +64,7 @@ def _page(
             "values": values
             or {"origin_institution_id": str(actor.institution_id) if mine else ""},
             "errors": errors or Errors(),
-            "can_manage": svc.can_manage(actor),
+            "can_manage": access.can_manage(actor),
             "flash": gettext(DONE[flash_key]) if flash_key in DONE else None,
             "flash_kind": "ok",
         },

@@ -19,12 +19,17 @@ from sqlalchemy.orm import Session
 
 from medcircle.agreements.models import CooperationAgreement
 from medcircle.audit import service as audit
-from medcircle.auth.domain import Actor, Permission
+from medcircle.auth.domain import Actor
 from medcircle.dispatch import travel
+from medcircle.dispatch.access import (
+    require_manage,
+    require_read,
+    valid_id,
+)
 from medcircle.dispatch.models import TravelTime
 from medcircle.dispatch.setup_schemas import TravelIn
 from medcircle.kit import clock
-from medcircle.kit.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from medcircle.kit.errors import FieldError, NotFound, ValidationFailed
 from medcircle.kit.i18n import N_
 from medcircle.registry.models import Institution
 
@@ -67,28 +72,6 @@ class TravelView:
     agreement_pair: bool = False
 
 
-def can_read(actor: Actor) -> bool:
-    return actor.can(Permission.DISPATCH_READ)
-
-
-def can_manage(actor: Actor) -> bool:
-    return actor.can(Permission.DISPATCH_PLAN)
-
-
-def _require_read(actor: Actor) -> None:
-    if not can_read(actor):
-        raise Forbidden()
-
-
-def _require_manage(actor: Actor) -> None:
-    if not can_manage(actor):
-        raise Forbidden()
-
-
-def _valid_id(value: int) -> bool:
-    return 0 < value < 2**31
-
-
 def place_of(inst: Institution) -> travel.Place | None:
     """The institution on the map, or None without coordinates."""
     if inst.latitude is None or inst.longitude is None:
@@ -117,7 +100,7 @@ def _institutions(session: Session, ids: Iterable[int]) -> dict[int, Institution
 def list_travel(session: Session, actor: Actor) -> list[TravelView]:
     """The set travel times of pairs with the actor's institution, then the pairs of its
     agreements (either side) that have none; each with the estimate beside it."""
-    _require_read(actor)
+    require_read(actor)
     me = actor.institution_id
     rows = list(
         session.scalars(
@@ -222,7 +205,7 @@ def check_pair(
 
 def set_travel(session: Session, actor: Actor, data: TravelIn) -> TravelTime:
     """Set (or change) the one-way minutes of a trip from or to the actor's institution."""
-    _require_manage(actor)
+    require_manage(actor)
     insts = _institutions(session, [data.origin_institution_id, data.destination_institution_id])
     origin = insts.get(data.origin_institution_id)
     destination = insts.get(data.destination_institution_id)
@@ -279,8 +262,8 @@ def set_travel(session: Session, actor: Actor, data: TravelIn) -> TravelTime:
 def remove_travel(session: Session, actor: Actor, travel_id: int) -> None:
     """Remove a set travel time of a pair with the actor's institution (the estimate holds
     again)."""
-    _require_manage(actor)
-    row = session.get(TravelTime, travel_id) if _valid_id(travel_id) else None
+    require_manage(actor)
+    row = session.get(TravelTime, travel_id) if valid_id(travel_id) else None
     if row is None or actor.institution_id not in (
         row.origin_institution_id,
         row.destination_institution_id,
@@ -305,8 +288,8 @@ def remove_travel(session: Session, actor: Actor, travel_id: int) -> None:
 
 def get_travel(session: Session, actor: Actor, travel_id: int) -> TravelView:
     """One set travel time of a pair with the actor's institution."""
-    _require_read(actor)
-    row = session.get(TravelTime, travel_id) if _valid_id(travel_id) else None
+    require_read(actor)
+    row = session.get(TravelTime, travel_id) if valid_id(travel_id) else None
     if row is None or actor.institution_id not in (
         row.origin_institution_id,
         row.destination_institution_id,
