@@ -291,7 +291,7 @@ def _store(
         title=title,
         starts_on=starts_on,
         ends_on=ends_on,
-        institution_ids=[actor.institution_id],
+        institution_ids=list(parent.institution_ids) if parent else [actor.institution_id],
         status="draft",
         parent_id=parent.id if parent else None,
         reason=reason,
@@ -443,11 +443,15 @@ def replan(
     time_limit: float = REPLAN_SECONDS,
 ) -> RosterPlan:
     """A new draft from the published roster ``plan_id`` after what changed since (leave,
-    duties, demand, reported conflicts), keeping the past and as much as it can of the rest."""
+    duties, demand, reported conflicts), keeping the past and as much as it can of the rest.
+
+    ``planner_actor`` is whose right to plan it uses when ``actor`` is not a planner (an expert
+    whose reported conflict makes it): the draft and its audit event name ``actor``."""
     who = planner_actor or actor
     if who is None:
         raise Forbidden()
     require_manage(who)
+    by = actor or who
     plan = _plan_row(session, who, plan_id)
     if plan.status != "published":
         raise Conflict(NOT_PUBLISHED, code="not_published")
@@ -474,7 +478,7 @@ def replan(
     result = P.replan(ctx.problem, published, settings)
     row = _store(
         session,
-        who,
+        by,
         ctx,
         result,
         settings,
@@ -486,7 +490,7 @@ def replan(
     )
     audit.record(
         session,
-        who,
+        by,
         "dispatch.plan.replan",
         object_type=PLAN,
         object_id=row.id,
@@ -878,7 +882,7 @@ def report_conflict(
         planner = planners[0]
         draft = replan(
             session,
-            None,
+            actor,
             plan.id,
             reason="conflict",
             planner_actor=planner,

@@ -248,6 +248,9 @@ def test_a_reported_conflict_makes_a_replan_for_the_planners(
         svc.report_conflict(session, actor(session, other.username), mine.id, "not mine")
     conflict, draft = svc.report_conflict(session, expert, mine.id, "Exam board that day")
     assert conflict.status == "open" and draft is not None
+    # the re-plan is the expert's doing, under the planners' right to plan
+    assert draft.created_by_user_id == owner.id
+    assert audited(session, "dispatch.plan.replan")[-1].actor_user_id == owner.id
     # a second report of the same visit while the first is open makes no second re-plan
     with pytest.raises(Conflict) as again:
         svc.report_conflict(session, expert, mine.id, "Still the exam board")
