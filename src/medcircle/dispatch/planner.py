@@ -793,6 +793,11 @@ def _neighbourhoods(
     return np.asarray(best)
 
 
+# groups of up to this many nodes (experts and sites) are enumerated by kind; larger ones are
+# free-form (each with integer counts per kind)
+GROUP_NODES = 6
+
+
 def _fewest_pairs(
     part: _Part,
     weeks: Mapping[Week, list[date]],
@@ -801,15 +806,14 @@ def _fewest_pairs(
     deadline: float,
 ) -> int:
     """A lower bound on the expert-site pairs of any roster of the part, by counting: the
-    pairs form a graph of experts and demands, and a graph with n nodes in c connected parts
-    has at least n - c edges. In each connected part the experts' visit days add up to the
-    demands' (up to the few days coverage leaves out), no expert over their fair limit, each
-    with a day at least. So the fewest pairs is the least sum over groups of (experts +
-    demands - 1) over ways to split experts and demands into such balanced groups: a small
-    integer program over group kinds (experts by limit, demands by size; groups of up to six,
-    and one group of any size for the rest). Skills, days and weeks are left out, which only
-    loosens it: the bound stays valid. The demands of one site count as one (a pair is an expert
-    and a site)."""
+    pairs form a graph of experts and sites, and a graph with n nodes in c connected parts has
+    at least n - c edges. In each connected part the experts' visit days add up to the sites'
+    (up to the few days coverage leaves out), no expert over their fair limit, each with a day
+    at least. So the fewest pairs is at least the least sum over groups of (nodes - 1) over the
+    ways to split experts and sites into such balanced groups: a small integer program over
+    group kinds (experts by limit, sites by visit days): every group of up to six nodes by
+    kind, and the groups of seven or more taken together. Skills, days and weeks are left out,
+    which only loosens it: the bound stays valid."""
     expert_kinds = Counter(v for eid, v in limits.items() if v > 0)
     # a pair is an expert and a site: the demands of one site are one node
     by_site: Counter[str] = Counter()
@@ -817,21 +821,21 @@ def _fewest_pairs(
         by_site[d.site] += sum(d.wanted(w) for w in weeks)
     for sp in part.specials:
         by_site[sp.site] += 1
-    sizes = list(by_site.values())
-    demand_kinds = Counter(t for t in sizes if t > 0)
+    demand_kinds = Counter(t for t in by_site.values() if t > 0)
     if not expert_kinds or not demand_kinds:
         return 0
     ek, dk = sorted(expert_kinds), sorted(demand_kinds)
+    nodes = sum(expert_kinds.values()) + sum(demand_kinds.values())
     m = Model()
-    e_rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    d_rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for a in range(1, 5):
+    e_rows: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    d_rows: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for a in range(1, GROUP_NODES):
         for experts in itertools.combinations_with_replacement(ek, a):
             e_count = Counter(experts)
             if any(n > expert_kinds[k] for k, n in e_count.items()):
                 continue
             room = sum(experts)
-            for b in range(1, 7 - a):
+            for b in range(1, GROUP_NODES + 1 - a):
                 for demands in itertools.combinations_with_replacement(dk, b):
                     d_count = Counter(demands)
                     if any(n > demand_kinds[k] for k, n in d_count.items()):
@@ -841,36 +845,46 @@ def _fewest_pairs(
                         continue
                     col = m.var(0, math.inf, float(a + b - 1), integer=True)
                     for k, n in e_count.items():
-                        e_rows[k].append((col, n))
+                        e_rows[k].append((col, float(n)))
                     for k, n in d_count.items():
-                        d_rows[k].append((col, n))
-    # one group of any size holds the rest
-    rest_on = m.var(0, 1, -1.0, integer=True)
-    rest_e = {k: m.var(0, expert_kinds[k], 1.0, integer=True) for k in ek}
-    rest_d = {k: m.var(0, demand_kinds[k], 1.0, integer=True) for k in dk}
-    rest = [*rest_e.values(), *rest_d.values()]
+                        d_rows[k].append((col, float(n)))
+    # groups of more than GROUP_NODES nodes, taken together (the sum of their own balances):
+    # how many there are, and how many experts and sites of each kind they hold
+    groups = m.var(0, nodes // (GROUP_NODES + 1), -1.0, integer=True)
+    ge = {k: m.var(0, expert_kinds[k], 1.0, integer=True) for k in ek}
+    gd = {k: m.var(0, demand_kinds[k], 1.0, integer=True) for k in dk}
+    counts = [*ge.values(), *gd.values()]
+    m.row([*counts, groups], [1.0] * len(counts) + [-float(GROUP_NODES + 1)], 0, math.inf)
+    m.row([*ge.values(), groups], [1.0] * len(ge) + [-1.0], 0, math.inf)
+    m.row([*gd.values(), groups], [1.0] * len(gd) + [-1.0], 0, math.inf)
+    # the experts' limits hold the sites' days, and each expert has a day
     m.row(
-        [*rest, rest_on], [1.0] * len(rest) + [-float(len(part.experts) + len(sizes))], -math.inf, 0
-    )
-    m.row(
-        rest,
-        [float(k) for k in ek] + [-float(k) for k in dk],
-        -float(shortfall),
+        [*counts, groups],
+        [float(k) for k in ek] + [-float(k) for k in dk] + [float(shortfall)],
+        0,
         math.inf,
     )
-    # demands left out whole, within the shortfall
+    m.row(
+        [*counts, groups],
+        [-1.0] * len(ek) + [float(k) for k in dk] + [float(shortfall)],
+        0,
+        math.inf,
+    )
+    for k in ek:
+        e_rows[k].append((ge[k], 1.0))
+    for k in dk:
+        d_rows[k].append((gd[k], 1.0))
+    # sites left out whole, within the shortfall
     dropped = {k: m.var(0, demand_kinds[k], 0.0, integer=True) for k in dk if k <= shortfall}
     if dropped:
         m.row(list(dropped.values()), [float(k) for k in dropped], 0, float(shortfall))
     for k in ek:
-        cols = [c for c, _ in e_rows[k]]
-        m.row([*cols, rest_e[k]], [float(n) for _, n in e_rows[k]] + [1.0], 0, expert_kinds[k])
+        m.row([c for c, _ in e_rows[k]], [n for _, n in e_rows[k]], 0, expert_kinds[k])
     for k in dk:
-        cols = [c for c, _ in d_rows[k]]
         extra = [dropped[k]] if k in dropped else []
         m.row(
-            [*cols, rest_d[k], *extra],
-            [float(n) for _, n in d_rows[k]] + [1.0] * (1 + len(extra)),
+            [*(c for c, _ in d_rows[k]), *extra],
+            [n for _, n in d_rows[k]] + [1.0] * len(extra),
             demand_kinds[k],
             demand_kinds[k],
         )
