@@ -289,3 +289,17 @@ def test_generated_instance_has_the_seeds_shape() -> None:
     unavailable = sum(len(e.duties) for e in p.experts) / (400 * 20)
     assert 0.27 < unavailable < 0.33
     assert p.days[-1] - p.days[0] == timedelta(days=25)
+
+
+def test_the_fewest_pairs_count_holds_for_several_large_groups() -> None:
+    """Two sites of 12 visit days, twelve experts who may each give 2: the fewest pairs is 12
+    (two groups of six experts and a site, 7 - 1 pairs each), and no more is claimed."""
+    days = working_days(date(2027, 1, 4), 4)
+    experts = [P.Expert(id=i, specialty="paeds", home="bj") for i in range(1, 13)]
+    demands = [P.Demand(1, "bd", "paeds", 3), P.Demand(2, "zz", "paeds", 3)]
+    part = P._Part(experts, demands, [])
+    weeks = P.weeks_of(days)
+    limits = {e.id: 2 for e in experts}
+    assert P._fewest_pairs(part, weeks, limits, 0, deadline=float("inf")) == 12
+    # one expert short of covering it all: a shortfall of 2 days lets one site go short
+    assert P._fewest_pairs(part, weeks, limits, 2, deadline=float("inf")) <= 12
