@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,19 @@ def user_by_username(session: Session, username: str) -> User | None:
 
 def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """The names users go by (their display name, else their user name), by id."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return {
+        uid: name or username
+        for uid, name, username in session.execute(
+            select(User.id, User.display_name, User.username).where(User.id.in_(ids))
+        )
+    }
 
 
 def roles_of(session: Session, user_id: int) -> list[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from medcircle.audit import service as audit
 from medcircle.auth.domain import Actor, Permission
 from medcircle.auth.models import User
+from medcircle.auth.repository import display_names
 from medcircle.consultations import rota
 from medcircle.consultations.domain import (
     Leave,
@@ -243,18 +244,8 @@ def _local(value: datetime) -> str:
     return value.astimezone(CST).strftime("%Y-%m-%d %H:%M")
 
 
-def _names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
-    ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    return {
-        uid: name
-        for uid, name in session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    }
-
-
 def expert_name(session: Session, user_id: int) -> str:
-    return _names(session, [user_id]).get(user_id, "?")
+    return display_names(session, [user_id]).get(user_id, "?")
 
 
 def _valid_id(value: int) -> bool:
@@ -330,7 +321,7 @@ def on_call_now(
         index = rota.rota_index(
             session, actor.institution_id, code, moment, moment + timedelta(microseconds=1)
         )
-        names = _names(session, (s.user_id for s in index.shifts))
+        names = display_names(session, (s.user_id for s in index.shifts))
         out[code] = _on_call_now(index, moment, names)
     return out
 
@@ -359,7 +350,7 @@ def _problems(
 ) -> tuple[RotaIndex, dict[int, str], list[WarningView]]:
     """One rota's index over the window, its experts' names and its problems there."""
     index = rota.rota_index(session, institution_id, code, start, end)
-    names = _names(session, [s.user_id for s in index.shifts])
+    names = display_names(session, [s.user_id for s in index.shifts])
     problems = [
         w for w in rota_warnings(index.shifts, index.leaves, start, end) if w.kind in PROBLEMS
     ]
@@ -414,7 +405,7 @@ def experts(session: Session, actor: Actor) -> list[ExpertInfo]:
     """The active experts of the actor's institution with their skills, by name."""
     _require_read(actor)
     ids = rota.active_experts(session, actor.institution_id)
-    names = _names(session, ids)
+    names = display_names(session, ids)
     facts = rota.experts_of(session, ids)
     return sorted(
         (ExpertInfo(i, names.get(i, "?"), facts[i].skills) for i in ids),
@@ -482,7 +473,7 @@ def rota_view(
     leave_rows = rota.leaves_between(
         session, {r.user_id for r in rows} | {e.user_id for e in people}, begin, end
     )
-    names = {e.user_id: e.name for e in people} | _names(
+    names = {e.user_id: e.name for e in people} | display_names(
         session, [r.user_id for r in rows] + [lv.user_id for lv in leave_rows]
     )
     shifts = [rota.as_shift(r) for r in rows]
@@ -499,7 +490,7 @@ def rota_view(
         leaves=_leave_views(actor, leave_rows, names),
         warnings=_warning_views(specialty.code, rota_warnings(shifts, leaves, begin, end), names),
         on_call=_on_call_now(
-            index_now, now, names | _names(session, [s.user_id for s in index_now.shifts])
+            index_now, now, names | display_names(session, [s.user_id for s in index_now.shifts])
         ),
         experts=people,
         can_manage=can_manage(actor),
@@ -526,7 +517,7 @@ def expert_shifts(
         )
     )
     leaves = [rota.as_leave(lv) for lv in rota.leaves_between(session, [user_id], begin, end)]
-    return _shift_views(rows, leaves, _names(session, [user_id]))
+    return _shift_views(rows, leaves, display_names(session, [user_id]))
 
 
 # --- shifts -----------------------------------------------------------------------------------
@@ -704,7 +695,7 @@ def edit_shift(session: Session, actor: Actor, shift_id: int, data: ShiftEdit) -
             data.ends_at,
             exclude_id=row.id,
         ),
-        _names(session, [row.user_id]).get(row.user_id, "?"),
+        display_names(session, [row.user_id]).get(row.user_id, "?"),
     )
     before = {
         "starts_at": row.starts_at.isoformat(),
@@ -795,7 +786,7 @@ def repeat_week(
         session, actor.institution_id, specialty.code, begin, horizon_end
     )
     active = rota.active_experts(session, actor.institution_id)
-    names = _names(session, [r.user_id for r in originals])
+    names = display_names(session, [r.user_id for r in originals])
     copies = [
         (
             r,
@@ -992,7 +983,7 @@ def list_leave(
     else:
         ids = rota.active_experts(session, actor.institution_id)
     rows = rota.leaves_between(session, ids, begin, end)
-    return _leave_views(actor, rows, _names(session, ids))
+    return _leave_views(actor, rows, display_names(session, ids))
 
 
 # --- skills -----------------------------------------------------------------------------------

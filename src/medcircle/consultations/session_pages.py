@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Actor
+from medcircle.auth.repository import display_names
 from medcircle.consultations import sessions
 from medcircle.consultations.domain import MODE_LABELS, STATUS_LABELS, Mode
 from medcircle.consultations.models import Consultation, ConsultSession, SessionParticipant
@@ -171,7 +172,7 @@ def _case_page(
     qp = request.query_params
     may_schedule = sessions.may_schedule(actor, c, session)
     cand = sessions.candidates(session, c)
-    names = sessions.names_of(
+    names = display_names(
         session,
         [*cand.all, *(r.organiser_user_id for r in rows)]
         + [
@@ -474,7 +475,7 @@ def minutes_submit(
 def my_sessions_page(request: Request, session: DB, actor: PageActor) -> Response:
     found = sessions.upcoming_for(session, actor)
     parts = sessions.participants_of(session, [s.id for s, _ in found])
-    names = sessions.names_of(
+    names = display_names(
         session,
         [p.user_id for ps in parts.values() for p in ps] + [s.organiser_user_id for s, _ in found],
     )

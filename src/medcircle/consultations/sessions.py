@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from medcircle.audit import service as audit
 from medcircle.auth.domain import Actor, Permission
 from medcircle.auth.models import User
+from medcircle.auth.repository import display_names
 from medcircle.config import Settings
 from medcircle.consultations import ical, rota
 from medcircle.consultations import service as consult
@@ -221,10 +222,6 @@ def users_of(session: Session, ids: Iterable[int]) -> dict[int, User]:
     if not wanted:
         return {}
     return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
-
-
-def names_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    return {uid: u.display_name or u.username for uid, u in users_of(session, ids).items()}
 
 
 def busy_of(
@@ -482,7 +479,7 @@ def _check_busy(
             code="force_reason_required",
             field_errors=[FieldError("force_reason", FORCE_REASON, code="force_reason_required")],
         )
-    names = names_of(session, busy)
+    names = display_names(session, busy)
     listed = ", ".join(names.get(u, str(u)) for u in busy)
     raise Conflict(
         BUSY,

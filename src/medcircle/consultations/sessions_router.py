@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Query, Request, Response, status
 from sqlalchemy.orm import Session
 
+from medcircle.auth.repository import display_names
 from medcircle.consultations import sessions
 from medcircle.consultations.models import ConsultSession
 from medcircle.consultations.session_schemas import (
@@ -35,7 +36,7 @@ def invite_url(s: ConsultSession) -> str:
 
 def session_read(db: Session, s: ConsultSession) -> SessionRead:
     rows = sessions.participants_of(db, [s.id])[s.id]
-    names = sessions.names_of(db, [p.user_id for p in rows])
+    names = display_names(db, [p.user_id for p in rows])
     return SessionRead(
         id=s.id,
         consultation_id=s.consultation_id,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from medcircle.audit import service as audit
 from medcircle.auth.domain import Actor, Role
 from medcircle.auth.models import User
+from medcircle.auth.repository import display_names
 from medcircle.consultations.models import ExpertLeave
 from medcircle.dispatch import rules
 from medcircle.dispatch.access import (
@@ -137,10 +138,7 @@ def _lock_user(session: Session, user_id: int) -> None:
 def _setups(session: Session, ids: list[int], start: date) -> list[ExpertSetup]:
     if not ids:
         return []
-    names: dict[int, str] = {
-        uid: name
-        for uid, name in session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    }
+    names = display_names(session, ids)
     practice: dict[int, str] = {}
     for uid, code in session.execute(
         select(Practitioner.user_id, Practitioner.specialty_code)

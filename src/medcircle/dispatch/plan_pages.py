@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Actor, Permission
+from medcircle.auth.repository import display_names
 from medcircle.dispatch import plans as svc
 from medcircle.dispatch.availability import experts_for_planning
 from medcircle.dispatch.planner import Reason, week_of
@@ -221,7 +222,7 @@ def _plan_page(
     experts: list[tuple[int, str]] = []
     if view.can_plan and plan.status in ("draft", "published"):
         found = experts_for_planning(session, plan.institution_ids, plan.starts_on, plan.ends_on)
-        names = svc.expert_names(session, [e.user_id for e in found])
+        names = display_names(session, [e.user_id for e in found])
         experts = sorted(
             ((e.user_id, names.get(e.user_id, "?")) for e in found), key=lambda x: x[1]
         )

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from medcircle.audit import service as audit
 from medcircle.auth.domain import Actor, Permission
 from medcircle.auth.models import User
+from medcircle.auth.repository import display_names
 from medcircle.config import Settings
 from medcircle.dispatch import planner as P
 from medcircle.dispatch.access import can_manage, require_manage, require_read, valid_id
@@ -589,16 +590,6 @@ def discard(session: Session, actor: Actor, plan_id: int, version: int | None) -
 # --- reading ----------------------------------------------------------------------------------
 
 
-def expert_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    return {
-        u.id: u.display_name or u.username
-        for u in session.scalars(select(User).where(User.id.in_(wanted)))
-    }
-
-
 def _sites(session: Session, ids: Iterable[int]) -> dict[int, Institution]:
     wanted = sorted(set(ids))
     if not wanted:
@@ -607,7 +598,7 @@ def _sites(session: Session, ids: Iterable[int]) -> dict[int, Institution]:
 
 
 def visit_views(session: Session, rows: Sequence[RosterVisit]) -> list[VisitView]:
-    names = expert_names(session, (r.user_id for r in rows))
+    names = display_names(session, (r.user_id for r in rows))
     sites = _sites(session, (r.site_institution_id for r in rows))
     return [
         VisitView(
@@ -744,7 +735,7 @@ def _rule_problem(
     e = found.get(user_id)
     if e is None:
         return FieldError("user_id", NOT_AN_EXPERT, code="not_an_expert")
-    name = expert_names(session, [user_id]).get(user_id, "?")
+    name = display_names(session, [user_id]).get(user_id, "?")
     if e.specialty_code != row.specialty_code:
         return FieldError("user_id", RULE_SPECIALTY, {"name": name}, code="wrong_specialty")
     demand = session.get(DispatchDemand, row.demand_id) if row.demand_id else None

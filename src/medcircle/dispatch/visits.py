@@ -36,6 +36,7 @@ from medcircle.agreements.models import CooperationAgreement
 from medcircle.audit import service as audit
 from medcircle.auth.domain import Actor, Permission, Role
 from medcircle.auth.models import User, UserRole
+from medcircle.auth.repository import display_names
 from medcircle.dispatch import visit_rules as rules
 from medcircle.dispatch.models import RosterVisit, VisitOperation, VisitRecord
 from medcircle.dispatch.visit_schemas import OperationIn, VisitCreate, VisitUpdate
@@ -188,11 +189,7 @@ def _views(session: Session, records: Sequence[VisitRecord]) -> list[VisitView]:
         .order_by(VisitOperation.visit_id, VisitOperation.id)
     ):
         ops.setdefault(op.visit_id, []).append(op)
-    names = dict(
-        session.execute(
-            select(User.id, User.display_name).where(User.id.in_({r.user_id for r in records}))
-        ).all()
-    )
+    names = display_names(session, (r.user_id for r in records))
     inst_ids = {r.home_institution_id for r in records} | {r.site_institution_id for r in records}
     insts = {
         i.id: i for i in session.scalars(select(Institution).where(Institution.id.in_(inst_ids)))
