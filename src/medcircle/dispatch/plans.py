@@ -26,9 +26,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from medcircle.audit import service as audit
-from medcircle.auth.domain import Actor, Permission
+from medcircle.auth.domain import ROLE_PERMISSIONS, Actor, Permission
 from medcircle.auth.models import User
 from medcircle.auth.repository import display_names
+from medcircle.auth.service import actor_for
 from medcircle.config import Settings
 from medcircle.dispatch import planner as P
 from medcircle.dispatch.access import can_manage, require_manage, require_read, valid_id
@@ -48,6 +49,7 @@ from medcircle.kit.clock import CST
 from medcircle.kit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from medcircle.kit.i18n import N_
 from medcircle.notifications import service as notifications
+from medcircle.referrals.service import users_with_roles
 from medcircle.registry.models import Institution
 
 PLAN = "roster_plan"
@@ -870,7 +872,9 @@ def report_conflict(
     planners = planners_of(session, plan.institution_ids)
     draft: RosterPlan | None = None
     if planners:
-        planner = planners[0]
+        first = session.get(User, planners[0])
+        assert first is not None
+        planner = actor_for(session, first)
         draft = replan(
             session,
             actor,
@@ -881,7 +885,7 @@ def report_conflict(
         )
     notifications.notify(
         session,
-        [p.user_id for p in planners],
+        planners,
         "dispatch.conflict",
         N_("%(name)s cannot make a visit on %(day)s: a re-plan is ready for review."),
         {"name": actor.display_name or actor.username, "day": row.day.isoformat()},
@@ -893,21 +897,10 @@ def report_conflict(
     return conflict, draft
 
 
-def planners_of(session: Session, institution_ids: Sequence[int]) -> list[Actor]:
-    """The active planners (DISPATCH_PLAN holders) of the institutions, as actors."""
-    from medcircle.auth.service import actor_for
-
-    users = session.scalars(
-        select(User)
-        .where(User.institution_id.in_(list(institution_ids)), User.is_active.is_(True))
-        .order_by(User.id)
-    ).all()
-    out = []
-    for u in users:
-        a = actor_for(session, u)
-        if a.can(Permission.DISPATCH_PLAN):
-            out.append(a)
-    return out
+def planners_of(session: Session, institution_ids: Sequence[int]) -> list[int]:
+    """The active planners (holders of a role with DISPATCH_PLAN) of the institutions."""
+    roles = [r.value for r, held in ROLE_PERMISSIONS.items() if Permission.DISPATCH_PLAN in held]
+    return users_with_roles(session, institution_ids, roles)
 
 
 # --- calendar feeds ---------------------------------------------------------------------------
