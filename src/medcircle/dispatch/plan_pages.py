@@ -22,7 +22,7 @@ from medcircle.dispatch.planner import Reason, week_of
 from medcircle.kit import clock
 from medcircle.kit.errors import DomainError, Forbidden
 from medcircle.kit.i18n import N_, gettext
-from medcircle.registry.models import SpecialtyRow
+from medcircle.registry import service as registry
 from medcircle.web import forms
 from medcircle.web.deps import DB, PageActor, settings_of
 from medcircle.web.forms import Errors, Form, form_date, form_int
@@ -51,6 +51,11 @@ REASON_TEXT = {
     Reason.NONE_FREE_THAT_DAY.value: N_(
         "all %(count)s experts who could go are unavailable or busy that day"
     ),
+}
+CONFLICT_LABELS = {
+    "open": N_("open"),
+    "replanned": N_("answered by a re-plan"),
+    "dismissed": N_("dismissed"),
 }
 PLAN_REASONS = {
     "plan": N_("planned"),
@@ -218,7 +223,7 @@ def _plan_page(
     view = svc.get_plan(session, actor, plan_id)
     plan = view.plan
     report = plan.report or {}
-    specialties = {s.code: s for s in session.query(SpecialtyRow).all()}
+    specialties = registry.specialties_by_code(session, actor)
     experts: list[tuple[int, str]] = []
     if view.can_plan and plan.status in ("draft", "published"):
         found = experts_for_planning(session, plan.institution_ids, plan.starts_on, plan.ends_on)
@@ -241,6 +246,7 @@ def _plan_page(
             "reason_text": _reason_text,
             "status_labels": STATUS_LABELS,
             "kind_labels": KIND_LABELS,
+            "conflict_labels": CONFLICT_LABELS,
             "reasons": PLAN_REASONS,
             "specialties": specialties,
             "experts": experts,

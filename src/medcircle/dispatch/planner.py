@@ -539,10 +539,6 @@ def _fair_limits(
     return candidates[low], limits_at(candidates[low])
 
 
-def _integral(values: np.ndarray, cols: Iterable[int]) -> bool:
-    return all(abs(values[c] - round(values[c])) < 1e-6 for c in cols)
-
-
 @dataclass
 class _PartResult:
     x: dict[tuple[int, int, Week], int]
@@ -1466,10 +1462,10 @@ def replan(
     broken = _still_valid(problem, weeks, published, resident_weeks)
     parts = _parts(problem)
     touched = [p for p in parts if _specialty_of(p) in broken]
-    kept_x = {
-        k: v for k, v in before_x.items() if _specialty_of_demand(problem, k[1]) not in broken
-    }
-    kept_z = {k for k in before_z if _specialty_of_special(problem, k[1]) not in broken}
+    spec_of_demand = {d.id: d.specialty for d in problem.demands}
+    spec_of_special = {x.id: x.specialty for x in problem.specials}
+    kept_x = {k: v for k, v in before_x.items() if spec_of_demand.get(k[1]) not in broken}
+    kept_z = {k for k in before_z if spec_of_special.get(k[1]) not in broken}
     result = Plan([], [], Measures(), seconds={})
     result.parts = len(touched)
     visits = dict(kept_x)
@@ -1511,14 +1507,6 @@ def _specialty_of(part: _Part) -> str:
         for item in group:
             return item.specialty
     return ""
-
-
-def _specialty_of_demand(problem: Problem, demand_id: int) -> str | None:
-    return next((d.specialty for d in problem.demands if d.id == demand_id), None)
-
-
-def _specialty_of_special(problem: Problem, special_id: int) -> str | None:
-    return next((s.specialty for s in problem.specials if s.id == special_id), None)
 
 
 def coverage_bound(problem: Problem) -> tuple[int, list[Uncovered]]:

@@ -59,6 +59,8 @@ FEED = "calendar_feed"
 
 DEFAULT_WEEKS = 4
 MAX_WEEKS = 12
+# a plan starts at most this many days ahead (demand is approved for months, not years)
+MAX_DAYS_AHEAD = 366
 # the planner's time budget when no settings are given (see Settings.dispatch_*_seconds)
 PLAN_SECONDS = 20.0
 REPLAN_SECONDS = 5.0
@@ -68,6 +70,7 @@ VISIT_NOT_FOUND = N_("No such visit.")
 WEEKS_RANGE = N_("Plan 1 to %(most)s weeks.")
 NOT_MONDAY = N_("A plan starts on a Monday.")
 IN_THE_PAST = N_("A plan cannot start in a week already over.")
+TOO_FAR = N_("A plan starts at most %(days)s days ahead.")
 STALE = N_("Someone changed this roster meanwhile: reload it and try again.")
 NOT_DRAFT = N_("Only a draft can be published or discarded.")
 NOT_PUBLISHED = N_("Only the published roster can be re-planned.")
@@ -341,6 +344,10 @@ def _check_horizon(starts_on: date, weeks: int) -> None:
         errors.append(FieldError("starts_on", NOT_MONDAY, code="not_monday"))
     elif starts_on + timedelta(days=4) < clock.now().astimezone(CST).date():
         errors.append(FieldError("starts_on", IN_THE_PAST, code="in_the_past"))
+    elif starts_on > clock.now().astimezone(CST).date() + timedelta(days=MAX_DAYS_AHEAD):
+        errors.append(
+            FieldError("starts_on", TOO_FAR, {"days": MAX_DAYS_AHEAD}, code="too_far_ahead")
+        )
     if errors:
         raise ValidationFailed(field_errors=errors)
 

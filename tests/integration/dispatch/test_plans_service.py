@@ -101,6 +101,11 @@ def test_bad_horizons_and_nothing_to_plan(session: Session, dw: df.DispatchWorld
     with pytest.raises(ValidationFailed) as e:
         svc.create_plan(session, coord, MONDAY - timedelta(days=14), 4)
     assert e.value.field_errors[0].code == "in_the_past"
+    # years ahead, up to the end of the calendar, is refused with a message, not an error
+    for far in (date(2029, 1, 1), date(9999, 12, 27)):
+        with pytest.raises(ValidationFailed) as e:
+            svc.create_plan(session, coord, far, 12)
+        assert e.value.field_errors[0].code == "too_far_ahead"
     with pytest.raises(ValidationFailed) as e:
         svc.create_plan(session, coord, MONDAY, 4)
     assert e.value.code == "nothing_to_plan"
