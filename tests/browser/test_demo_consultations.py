@@ -22,9 +22,13 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from medcircle.consultations.models import Consultation
 from medcircle.consultations.session_pages import NOT_DONE
 from medcircle.consultations.sessions import NOT_STARTED
+from medcircle.db import make_engine
 from medcircle.demo.world import DemoConsent, DemoPatient, World
 from medcircle.kit import clock
 from tests.browser import test_demo_flows as flows
@@ -231,11 +235,21 @@ def test_on_call_expert_sees_the_urgent_case_first_and_asks_back(
     expect(rows.filter(has=page.locator(f"a:text-is('{reference}')"))).to_have_count(1)
     order = [r.get_attribute("data-reference") for r in rows.all()]
     urgencies = [r.locator("[data-urgency]").get_attribute("data-urgency") for r in rows.all()]
-    # the new urgent case comes above the demo's routine live cases; only urgent ones
-    # (asked earlier in this module) may come before it
+    # the list is in order of deadline, so the new urgent case comes above the demo's routine
+    # live cases due after it (one asked at 03:00 is due before it once the day has turned);
+    # only urgent ones (asked earlier in this module) may come before it
     assert all(ref in order for ref in LIVE_ROUTINE), order
-    assert all(order.index(reference) < order.index(ref) for ref in LIVE_ROUTINE), order
-    assert set(urgencies[: order.index(reference) + 1]) == {"urgent"}, (order, urgencies)
+    due = _due_at(demo_site, order)
+    later = [ref for ref in LIVE_ROUTINE if due[ref] is None or due[ref] > due[reference]]
+    assert all(order.index(reference) < order.index(ref) for ref in later), (order, due)
+    place = order.index(reference)
+    ahead = [(r, u) for r, u in zip(order[:place], urgencies[:place], strict=True)]
+    assert all(u == "urgent" or (r in LIVE_ROUTINE and r not in later) for r, u in ahead), (
+        order,
+        urgencies,
+        due,
+    )
+    assert urgencies[place] == "urgent"
     new_row = rows.nth(order.index(reference))
     expect(new_row.get_by_test_id("row-patient")).to_have_text(_child(demo_site.world).name)
     expect(new_row.get_by_test_id("row-turn")).to_have_text(zh("The expert's turn"))
@@ -247,6 +261,21 @@ def test_on_call_expert_sees_the_urgent_case_first_and_asks_back(
     expect(page.get_by_test_id("turn-text")).to_have_text(zh("The asker's turn"))
     expect(page.get_by_test_id("time-left")).to_have_text(zh("paused: waiting for the asker"))
     expect(page.get_by_test_id("thread")).to_contain_text("血常规")
+
+
+def _due_at(site: DemoSite, references: list[str | None]) -> dict[str | None, datetime | None]:
+    """The deadlines of the cases, as stored (a paused case has none)."""
+    engine = make_engine(site.database_url)
+    try:
+        with Session(engine) as session:
+            rows = session.execute(
+                select(Consultation.reference, Consultation.due_at).where(
+                    Consultation.reference.in_([r for r in references if r])
+                )
+            )
+            return {ref: due for ref, due in rows}
+    finally:
+        engine.dispose()
 
 
 # --- 3. reply, opinion "needs to be seen", and a referral in one step ------------------------
