@@ -34,6 +34,11 @@ How it reaches proven optima quickly (the model, not a looser problem):
   simplex solution *is* the optimum and its value is the bound. Only goals 3 and 4 need branch
   and bound, warm-started from the flow solution, with the first two goals' optima as
   constraints.
+- **Decompose continuity too.** The fewest pairs any roster needs is counted from how experts
+  (by fair limit) and sites (by visit days) split into groups whose days balance; that split,
+  dealt out to the actual experts and sites, gives small groups each rostered on its own in
+  a few milliseconds, a start usually at that count (then branch and bound only has travel
+  left to prove).
 
 Resident positions are filled first (a hard rule), preferring one expert for the whole horizon
 and the expert whose absence costs the fewest visit days; visits are then planned around them.
@@ -577,6 +582,9 @@ def _solve_part(
     began = time.perf_counter()
     share, limits = _fair_limits(problem, part, weeks, residents, coverage)
     seconds["fairness"] = time.perf_counter() - began
+    # the pairs any roster needs, by how the visit days can be grouped (see _fewest_pairs)
+    wanted = sum(d.wanted(w) for d in part.demands for w in weeks) + len(part.specials)
+    fewest = _fewest_pairs(part, weeks, limits, wanted - coverage, deadline)
     # a good feasible start: the greedy roster within those limits, repaired to full coverage
     # and reshaped for continuity by slope scaling (or the greedy one as is, if better)
     candidates = [
@@ -585,6 +593,32 @@ def _solve_part(
     ]
     if incumbent:
         candidates.append((dict(incumbent), coverage))
+    # a start from the fewest-pairs grouping (dealt differently when improving on a plan),
+    # repaired to full coverage if it falls short
+    now = time.perf_counter()
+    grouped: dict[tuple[Any, ...], int] = {}
+    covers = 0
+    if not incumbent or deadline - now > 1.0:
+        grouped, covers = _grouped_start(
+            problem,
+            part,
+            weeks,
+            residents,
+            limits,
+            coverage,
+            weight,
+            now + (deadline - now) / 4,
+            fewest,
+            1 if incumbent else 0,
+        )
+    if grouped:
+        candidates.append((grouped, covers))
+        if covers < coverage:
+            repaired = _slope_scaling(
+                problem, part, weeks, residents, coverage, limits, weight, deadline, grouped, 1
+            )
+            if repaired:
+                candidates.append((repaired, coverage))
     full = [counts for counts, covers in candidates if covers >= coverage]
     seed = min(
         (counts for counts, _ in candidates),
@@ -595,9 +629,11 @@ def _solve_part(
     shaped = _slope_scaling(
         problem, part, weeks, residents, coverage, limits, weight, deadline, seed
     )
-    for counts in full:
-        if _value(problem, part, counts, weight) < _value(problem, part, shaped, weight):
-            shaped = counts
+    shaped = min(
+        [*full, *([shaped] if shaped else [])],
+        key=lambda c: _value(problem, part, c, weight),
+        default=shaped,
+    )
     # 3. continuity and travel with the first two goals held at their optima
     b = _build(problem, part, weeks, residents, integer=True)
     b.model.row(b.covered_row, [1.0] * len(b.covered_row), coverage, math.inf)
@@ -630,10 +666,7 @@ def _solve_part(
         site = special_sites[sid]
         b.model.cost[c] = float(round_trip(problem, experts[eid], site))
         b.model.row([c, pair(eid, site)], [1.0, -1.0], -math.inf, 0)
-    wanted = sum(d.wanted(w) for d in part.demands for w in weeks) + len(part.specials)
     short = _demand_cuts(b, part, weeks, limits, pair, wanted - coverage)
-    # the pairs any roster needs, by how the visit days can be grouped (see _fewest_pairs)
-    fewest = _fewest_pairs(part, weeks, limits, wanted - coverage, deadline)
     if fewest > 0 and pair_cols:
         cols = list(pair_cols.values())
         b.model.row(cols, [1.0] * len(cols), fewest, math.inf)
@@ -680,6 +713,9 @@ def _solve_part(
     seconds["continuity"] = r3.seconds + root.seconds
     if root.status == Status.OPTIMAL and not (r3.bound >= root.objective):
         r3.bound = root.objective
+    # the counting bound holds whatever the solver reached (travel is never negative)
+    if not (r3.bound >= weight * fewest):
+        r3.bound = weight * fewest
     values, objective, bound, optimal = _best(r3, start, start_objective)
     x = {k: round(values[c]) for k, c in b.x.items() if values[c] > 0.5}
     z = {k: 1 for k, c in b.z.items() if values[c] > 0.5}
@@ -791,7 +827,7 @@ def _neighbourhoods(
 
 # groups of up to this many nodes (experts and sites) are enumerated by kind; larger ones are
 # free-form (each with integer counts per kind)
-GROUP_NODES = 6
+GROUP_NODES = 8
 
 
 def _fewest_pairs(
@@ -807,9 +843,11 @@ def _fewest_pairs(
     (up to the few days coverage leaves out), no expert over their fair limit, each with a day
     at least. So the fewest pairs is at least the least sum over groups of (nodes - 1) over the
     ways to split experts and sites into such balanced groups: a small integer program over
-    group kinds (experts by limit, sites by visit days): every group of up to six nodes by
-    kind, and the groups of seven or more taken together. Skills, days and weeks are left out,
-    which only loosens it: the bound stays valid."""
+    group kinds (experts by limit, sites by visit days): every group of up to ``GROUP_NODES``
+    nodes by kind, and the larger groups taken together. Skills, days and weeks are left out,
+    which only loosens it: the bound stays valid. Enumerating larger groups one by one only
+    tightens it (eight nodes rather than six lift it by up to two pairs in the tight
+    specialties)."""
     expert_kinds = Counter(v for eid, v in limits.items() if v > 0)
     # a pair is an expert and a site: the demands of one site are one node
     by_site: Counter[str] = Counter()
@@ -884,13 +922,327 @@ def _fewest_pairs(
             demand_kinds[k],
             demand_kinds[k],
         )
-    budget = min(1.0, max(deadline - time.perf_counter(), 0.0) / 4)
-    if budget <= 0.05:
-        return 0
+    # a small program, and the bound holds even when it stops early: never skipped
+    budget = max(0.5, min(1.0, max(deadline - time.perf_counter(), 0.0) / 4))
     r = m.solve(time_limit=budget, gap=1e-9)
-    if r.status not in (Status.OPTIMAL, Status.TIME_LIMIT) or not math.isfinite(r.bound):
+    if r.status in (Status.OPTIMAL, Status.TIME_LIMIT) and math.isfinite(r.bound):
+        return max(0, math.ceil(r.bound - 1e-6))
+    # stopped before its first bound: the linear relaxation's (weaker, still valid)
+    lp = m.solve(relax=True, time_limit=budget)
+    if lp.status != Status.OPTIMAL:
         return 0
-    return max(0, math.ceil(r.bound - 1e-6))
+    return max(0, math.ceil(lp.objective - 1e-6))
+
+
+# groups of up to this many nodes are tried when a start is built from a grouping: the
+# smaller size first (quick), the larger when that falls short of the fewest-pairs count
+START_GROUP_NODES = (7, 10)
+# most kinds of group enumerated for that
+START_GROUP_KINDS = 20000
+
+
+def _grouping(
+    part: _Part,
+    weeks: Mapping[Week, list[date]],
+    limits: Mapping[int, int],
+    shortfall: int,
+    slack: int,
+    until: float,
+    size: int,
+) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """For a start (not a bound): the split of experts (by limit) and sites (by visit days)
+    into groups of up to ``size`` nodes whose days balance, with the fewest pairs (nodes -
+    groups). Each group is (the experts' limits, the sites' visit days); empty when no such
+    split is found in time."""
+    expert_kinds = Counter(v for v in limits.values() if v > 0)
+    by_site = _site_days(part, weeks)
+    demand_kinds = Counter(t for t in by_site.values() if t > 0)
+    if not expert_kinds or not demand_kinds:
+        return []
+    ek, dk = sorted(expert_kinds), sorted(demand_kinds)
+    m = Model()
+    kinds: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    e_rows: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    d_rows: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for a in range(1, size):
+        for experts in itertools.combinations_with_replacement(ek, a):
+            e_count = Counter(experts)
+            if any(n > expert_kinds[k] for k, n in e_count.items()):
+                continue
+            room = sum(experts)
+            for b in range(1, size + 1 - a):
+                for demands in itertools.combinations_with_replacement(dk, b):
+                    d_count = Counter(demands)
+                    if any(n > demand_kinds[k] for k, n in d_count.items()):
+                        continue
+                    need = sum(demands)
+                    if room + shortfall < need or need < a or room - need > slack + shortfall:
+                        continue
+                    col = m.var(0, math.inf, float(a + b - 1), integer=True)
+                    kinds.append((experts, demands))
+                    for k, n in e_count.items():
+                        e_rows[k].append((col, float(n)))
+                    for k, n in d_count.items():
+                        d_rows[k].append((col, float(n)))
+                    if len(kinds) >= START_GROUP_KINDS:
+                        break
+    if not kinds:
+        return []
+    for k in ek:
+        m.row([c for c, _ in e_rows[k]], [n for _, n in e_rows[k]], 0, expert_kinds[k])
+    for k in dk:
+        if not d_rows[k]:
+            return []
+        m.row([c for c, _ in d_rows[k]], [n for _, n in d_rows[k]], 0, demand_kinds[k])
+    # every site in a group; when some demand cannot be covered, the groups may hold less
+    # than their sites' days in all by at most that shortfall
+    cols = list(range(len(kinds)))
+    m.row(cols, [float(len(g[1])) for g in kinds], sum(demand_kinds.values()), math.inf)
+    m.row(
+        cols,
+        [float(max(0, sum(g[1]) - sum(g[0]))) for g in kinds],
+        0,
+        float(shortfall),
+    )
+    r = m.solve(time_limit=min(1.0, max(0.3, (until - time.perf_counter()) / 2)), gap=1e-9)
+    if r.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+        return []
+    out: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    for g, c in zip(kinds, cols, strict=True):
+        out.extend([g] * round(r.values[c]))
+    return out
+
+
+def _site_days(part: _Part, weeks: Mapping[Week, list[date]]) -> Counter[str]:
+    """Visit days over the horizon per site of the part."""
+    by_site: Counter[str] = Counter()
+    for d in part.demands:
+        by_site[d.site] += sum(d.wanted(w) for w in weeks)
+    for sp in part.specials:
+        by_site[sp.site] += 1
+    return by_site
+
+
+def _small_roster(
+    problem: Problem,
+    part: _Part,
+    weeks: Mapping[Week, list[date]],
+    residents: Mapping[int, set[Week]],
+    limits: Mapping[int, int],
+    weight: float,
+    seconds: float,
+    target: int = 0,
+) -> tuple[dict[tuple[Any, ...], int], int]:
+    """A good roster of a small part by the goals after fairness (coverage, then pairs,
+    then travel), within ``limits``: counts per column key, and how much it covers. With
+    ``target``, first a roster covering that much with at least one pair fewer than the
+    part's nodes (what a connected group needs, so the search stops there)."""
+    if target:
+        found = _small_roster_at(problem, part, weeks, residents, limits, weight, seconds, target)
+        if found[1] >= target:
+            return found
+    b = _build(problem, part, weeks, residents, integer=False)
+    for c in b.covered_row:
+        b.model.cost[c] = 1.0
+    for eid, idx in b.by_expert.items():
+        b.model.row(idx, [1.0] * len(idx), 0, limits.get(eid, 0))
+    r1 = b.model.solve(maximise=True, time_limit=seconds)
+    if r1.status != Status.OPTIMAL:
+        return {}, 0
+    return _small_roster_at(
+        problem, part, weeks, residents, limits, weight, seconds, 0, round(r1.objective)
+    )
+
+
+def _small_roster_at(
+    problem: Problem,
+    part: _Part,
+    weeks: Mapping[Week, list[date]],
+    residents: Mapping[int, set[Week]],
+    limits: Mapping[int, int],
+    weight: float,
+    seconds: float,
+    target: int,
+    coverage: int = 0,
+) -> tuple[dict[tuple[Any, ...], int], int]:
+    coverage = max(coverage, target)
+    b = _build(problem, part, weeks, residents, integer=True)
+    b.model.row(b.covered_row, [1.0] * len(b.covered_row), coverage, math.inf)
+    for eid, idx in b.by_expert.items():
+        b.model.row(idx, [1.0] * len(idx), 0, limits.get(eid, 0))
+    experts = {e.id: e for e in part.experts}
+    sites = {d.id: d.site for d in part.demands}
+    special_sites = {s.id: s.site for s in part.specials}
+    pair_cols: dict[tuple[int, str], int] = {}
+    keyed: list[tuple[tuple[Any, ...], int, int, str]] = [
+        (k, c, k[0], sites[k[1]]) for k, c in b.x.items()
+    ] + [(k, c, k[0], special_sites[k[1]]) for k, c in b.z.items()]
+    for _, c, eid, site in keyed:
+        if (eid, site) not in pair_cols:
+            pair_cols[(eid, site)] = b.model.var(0, 1, weight, integer=True)
+        b.model.cost[c] = float(round_trip(problem, experts[eid], site))
+        b.model.row([c, pair_cols[(eid, site)]], [1.0, -b.model.upper[c]], -math.inf, 0)
+    if target:
+        nodes = len(part.experts) + len({site for _, _, _, site in keyed})
+        cols = list(pair_cols.values())
+        b.model.row(cols, [1.0] * len(cols), nodes - 1, math.inf)
+        # the pairs alone first (a roster with that many is optimal at once), then the
+        # least travel on the pairs found (a flow on them)
+        full_cost = list(b.model.cost)
+        b.model.cost[:] = [0.0] * b.model.num_cols
+        for c in cols:
+            b.model.cost[c] = 1.0
+        r = b.model.solve(time_limit=seconds, gap=1e-9)
+        if r.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+            return {}, 0
+        for c in cols:
+            if r.values[c] < 0.5:
+                b.model.upper[c] = 0.0
+        b.model.cost[:] = full_cost
+        again = b.model.solve(time_limit=seconds, gap=1e-6, start=r.values)
+        if again.status in (Status.OPTIMAL, Status.TIME_LIMIT):
+            r = again
+    else:
+        r = b.model.solve(time_limit=seconds, gap=1e-6)
+    if r.status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+        return {}, 0
+    counts = {k: round(r.values[c]) for k, c, _, _ in keyed if r.values[c] > 0.5}
+    return counts, sum(counts.values())
+
+
+def _grouped_start(
+    problem: Problem,
+    part: _Part,
+    weeks: Mapping[Week, list[date]],
+    residents: Mapping[int, set[Week]],
+    limits: Mapping[int, int],
+    coverage: int,
+    weight: float,
+    until: float,
+    fewest: int = 0,
+    attempt: int = 0,
+) -> tuple[dict[tuple[Any, ...], int], int]:
+    """A start built from the fewest-pairs grouping: experts and sites dealt into groups of
+    the kinds it chose (sites with the experts nearest them), each group rostered on its own
+    (a tiny program); a group that cannot cover its days swaps experts of the same limit with
+    other groups. Counts per column key and how much it covers; empty if no grouping."""
+    by_site = _site_days(part, weeks)
+    wanted = sum(by_site.values())
+    slack = sum(v for v in limits.values() if v > 0) - coverage
+    kinds: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    for size in START_GROUP_NODES:
+        if kinds and (
+            sum(len(a) + len(b) - 1 for a, b in kinds) <= fewest or time.perf_counter() > until
+        ):
+            break
+        found = _grouping(part, weeks, limits, wanted - coverage, slack, until, size)
+        if found and (
+            not kinds
+            or sum(len(a) + len(b) - 1 for a, b in found)
+            < sum(len(a) + len(b) - 1 for a, b in kinds)
+        ):
+            kinds = found
+    if not kinds:
+        return {}, 0
+    rng = random.Random(11 + attempt)
+    free_sites: dict[int, list[str]] = defaultdict(list)
+    for site in sorted(by_site):
+        free_sites[by_site[site]].append(site)
+    caps = {e.id: _capacity(e, weeks, residents.get(e.id, set())) for e in part.experts}
+    free_experts: dict[int, list[Expert]] = defaultdict(list)
+    for e in part.experts:
+        if limits.get(e.id, 0) > 0:
+            free_experts[limits[e.id]].append(e)
+    site_week: dict[str, Counter[Week]] = defaultdict(Counter)
+    for d in part.demands:
+        for w in weeks:
+            site_week[d.site][w] += d.wanted(w)
+    for sp in part.specials:
+        site_week[sp.site][week_of(sp.day)] += 1
+    groups: list[tuple[list[Expert], list[str]]] = []
+    for expert_kinds, site_kinds in sorted(kinds, key=lambda g: -len(g[0]) - len(g[1])):
+        chosen_sites = [free_sites[t].pop(rng.randrange(len(free_sites[t]))) for t in site_kinds]
+        # the week's visit days the experts chosen so far cannot give
+        left = Counter[Week]()
+        for s in chosen_sites:
+            left.update(site_week[s])
+        chosen: list[Expert] = []
+        for k in sorted(expert_kinds, reverse=True):
+            # the expert of that limit who leaves the fewest of those days, then the nearest
+            fit = {
+                i: (
+                    sum(max(0, n - caps[x.id].get(w, 0)) for w, n in left.items()),
+                    sum(round_trip(problem, x, s) for s in chosen_sites),
+                    x.id,
+                )
+                for i, x in enumerate(free_experts[k])
+            }
+            e = free_experts[k][min(fit, key=fit.__getitem__)]
+            free_experts[k].remove(e)
+            chosen.append(e)
+            for w in left:
+                left[w] = max(0, left[w] - caps[e.id].get(w, 0))
+        groups.append((chosen, chosen_sites))
+    spare = [e for pool in free_experts.values() for e in pool]
+    demands_at: dict[str, list[Demand]] = defaultdict(list)
+    for d in part.demands:
+        demands_at[d.site].append(d)
+    specials_at: dict[str, list[Special]] = defaultdict(list)
+    for sp in part.specials:
+        specials_at[sp.site].append(sp)
+
+    def roster(g: tuple[list[Expert], list[str]]) -> tuple[dict[tuple[Any, ...], int], int]:
+        experts, sites = g
+        sub = _Part(
+            list(experts),
+            [d for s in sites for d in demands_at[s]],
+            [sp for s in sites for sp in specials_at[s]],
+        )
+        target = min(sum(by_site[s] for s in sites), sum(limits[e.id] for e in experts))
+        return _small_roster(problem, sub, weeks, residents, limits, weight, 0.2, target)
+
+    results = [roster(g) for g in groups]
+    need = [min(sum(by_site[s] for s in g[1]), sum(limits[e.id] for e in g[0])) for g in groups]
+    # a group short of its days swaps an expert with one of the same limit: one not in any
+    # group, or one of another group that stays whole
+    for i in range(len(groups)):
+        for ei in range(len(groups[i][0])):
+            if results[i][1] >= need[i] or time.perf_counter() > until:
+                break
+            lim = limits[groups[i][0][ei].id]
+            for e in [e for e in spare if limits[e.id] == lim]:
+                if time.perf_counter() > until:
+                    break
+                a = (list(groups[i][0]), groups[i][1])
+                a[0][ei] = e
+                ra = roster(a)
+                if ra[1] > results[i][1]:
+                    spare[spare.index(e)] = groups[i][0][ei]
+                    groups[i], results[i] = a, ra
+                    break
+            else:
+                for j in rng.sample(range(len(groups)), len(groups)):
+                    if time.perf_counter() > until:
+                        break
+                    same = [k for k, e in enumerate(groups[j][0]) if limits[e.id] == lim]
+                    if j == i or not same:
+                        continue
+                    ej = same[0]
+                    a = (list(groups[i][0]), groups[i][1])
+                    b = (list(groups[j][0]), groups[j][1])
+                    a[0][ei], b[0][ej] = b[0][ej], a[0][ei]
+                    ra = roster(a)
+                    if ra[1] <= results[i][1]:
+                        continue
+                    rb = roster(b)
+                    if rb[1] >= min(need[j], results[j][1]):
+                        groups[i], groups[j] = a, b
+                        results[i], results[j] = ra, rb
+                        break
+    counts: dict[tuple[Any, ...], int] = {}
+    for c, _ in results:
+        counts.update(c)
+    return counts, sum(n for _, n in results)
 
 
 def _packing_start(
@@ -1063,8 +1415,9 @@ def _slope_scaling(
     best: dict[tuple[Any, ...], int] = {}
     best_value = math.inf
     seen: set[bytes] = set()
-    for _ in range(rounds):
-        if time.perf_counter() > deadline:
+    for turn in range(rounds):
+        # the first round always: it is the repaired start
+        if turn and time.perf_counter() > deadline:
             break
         cost[col_index] = slope + travel
         values = lp.solve(cost)
@@ -1211,6 +1564,8 @@ def _by_size(parts: Sequence[_Part]) -> list[_Part]:
 
 # the share of the time budget of the first round over all parts
 FIRST_ROUND = 0.5
+# the share of the time budget kept back for the end of the solve
+RESERVE = 0.02
 
 
 def _run_parts(
@@ -1243,7 +1598,9 @@ def _run_parts(
 def plan(problem: Problem, settings: Settings = Settings()) -> Plan:
     """The best roster by the goals in order, with its proof (bounds) and what is uncovered."""
     began = time.perf_counter()
-    deadline = began + settings.time_limit
+    # the parts stop a little before the budget: what follows them (and a solver's last
+    # step past its limit) fits in the rest
+    deadline = began + settings.time_limit * (1 - RESERVE)
     weeks = weeks_of(problem.days)
     chosen, uncovered_residents = _plan_residents(problem)
     t_residents = time.perf_counter() - began
@@ -1270,7 +1627,7 @@ def plan(problem: Problem, settings: Settings = Settings()) -> Plan:
     open_parts = [
         p for p in parts if by_part[id(p)].objective - by_part[id(p)].objective_bound > 0.5 * weight
     ]
-    if open_parts:
+    if open_parts and deadline - time.perf_counter() > 0.5:
         again = _run_parts(
             open_parts,
             deadline,
@@ -1388,11 +1745,23 @@ def _replan_part(
     then continuity and travel (each strictly before the next)."""
     seconds: dict[str, float] = {}
     b = _build(problem, part, weeks, residents, integer=False)
+    # the most coverage, and within it the most published visit days kept (each kept day
+    # earns less than a covered one is worth over all of them): a flow, integral
+    keep = 1.0 / (len(b.covered_row) + 1)
     for c in b.covered_row:
         b.model.cost[c] = 1.0
+    for key, c in b.x.items():
+        if before_x.get(key, 0) > 0:
+            b.model.cost[c] += keep
+    for key2, c in b.z.items():
+        if key2 in before_z:
+            b.model.cost[c] += keep
     r1 = b.model.solve(maximise=True, time_limit=max(deadline - time.perf_counter(), 0.5))
     seconds["coverage"] = r1.seconds
-    coverage = round(r1.objective) if r1.status == Status.OPTIMAL else 0
+    coverage = round(sum(r1.values[c] for c in b.covered_row)) if r1.status == Status.OPTIMAL else 0
+    # that flow's roster: the start, and the answer should nothing better be found in time
+    flow_x = {k: round(r1.values[c]) for k, c in b.x.items()} if coverage else {}
+    flow_z = {k: round(r1.values[c]) for k, c in b.z.items()} if coverage else {}
     b = _build(problem, part, weeks, residents, integer=True)
     b.model.row(b.covered_row, [1.0] * len(b.covered_row), coverage, math.inf)
     experts = {e.id: e for e in part.experts}
@@ -1409,24 +1778,37 @@ def _replan_part(
             pair_cols[(eid, site)] = b.model.var(0, 1, pair_cost, integer=True)
         return pair_cols[(eid, site)]
 
-    start = np.zeros(0)
-    items: list[tuple[int, int, str, int]] = []  # column, before, site, expert
+    items: list[tuple[int, int, str, int, int]] = []  # column, before, site, expert, flow
     for (eid, did, w), c in b.x.items():
-        items.append((c, before_x.get((eid, did, w), 0), site_of[did], eid))
+        key = (eid, did, w)
+        items.append((c, before_x.get(key, 0), site_of[did], eid, flow_x.get(key, 0)))
     for (eid, sid), c in b.z.items():
-        items.append((c, int((eid, sid) in before_z), special_site[sid], eid))
-    for c, before, site, eid in items:
+        key2 = (eid, sid)
+        items.append((c, int(key2 in before_z), special_site[sid], eid, flow_z.get(key2, 0)))
+    starts: list[tuple[int, float]] = []
+    for c, before, site, eid, flow in items:
         b.model.cost[c] = float(round_trip(problem, experts[eid], site))
-        b.model.row([c, pair(eid, site)], [1.0, -b.model.upper[c]], -math.inf, 0)
+        y = pair(eid, site)
+        b.model.row([c, y], [1.0, -b.model.upper[c]], -math.inf, 0)
         # |x - before| as removed + added visit days
         removed = b.model.var(0, before, change_cost) if before else None
         added = b.model.var(0, b.model.upper[c], change_cost)
         if removed is not None:
             b.model.row([c, removed], [1.0, 1.0], before, math.inf)
+            starts.append((removed, float(max(before - flow, 0))))
         b.model.row([c, added], [1.0, -1.0], -math.inf, before)
+        starts += [(c, float(flow)), (added, float(max(flow - before, 0)))]
+        if flow > 0:
+            starts.append((y, 1.0))
     # published visits that no longer exist as columns are removed for sure: a constant
     start = np.zeros(b.model.num_cols)
-    r = b.model.solve(time_limit=max(deadline - time.perf_counter(), 0.2), gap=1e-6, start=None)
+    for c, v in starts:
+        start[c] = max(start[c], v)
+    r = b.model.solve(
+        time_limit=max(deadline - time.perf_counter(), 0.2),
+        gap=1e-6,
+        start=start if coverage else None,
+    )
     seconds["continuity"] = r.seconds
     values = r.values if r.status in (Status.OPTIMAL, Status.TIME_LIMIT) else start
     x = {k: round(values[c]) for k, c in b.x.items() if values[c] > 0.5}

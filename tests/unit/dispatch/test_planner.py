@@ -303,3 +303,87 @@ def test_the_fewest_pairs_count_holds_for_several_large_groups() -> None:
     assert P._fewest_pairs(part, weeks, limits, 0, deadline=float("inf")) == 12
     # one expert short of covering it all: a shortfall of 2 days lets one site go short
     assert P._fewest_pairs(part, weeks, limits, 2, deadline=float("inf")) <= 12
+
+
+@st.composite
+def small_parts(draw: st.DrawFn) -> tuple[P.Problem, P._Part]:
+    """One specialty: up to nine experts and four sites over four weeks, often enough nodes
+    for the groups the fewest-pairs count enumerates and the larger ones it takes together."""
+    days = working_days(date(2027, 1, 4), 4)
+    sites = ["s1", "s2", "s3", "s4"]
+    experts = [
+        P.Expert(
+            id=i + 1,
+            specialty="paeds",
+            home="bj",
+            max_days_per_week=draw(st.integers(1, 2)),
+            duties=frozenset(draw(st.sets(st.sampled_from(days), max_size=8))),
+        )
+        for i in range(draw(st.integers(1, 9)))
+    ]
+    demands = [
+        P.Demand(i + 1, site, "paeds", draw(st.integers(1, 2)))
+        for i, site in enumerate(sites[: draw(st.integers(1, 4))])
+    ]
+    travel = {("bj", s): 60 for s in sites}
+    p = P.Problem(days=days, experts=tuple(experts), demands=tuple(demands), travel=travel)
+    return p, P._Part(experts, demands, [])
+
+
+def fewest_pairs_by_search(p: P.Problem, part: P._Part, limits: dict[int, int], cover: int) -> int:
+    """The fewest expert-site pairs of any roster covering ``cover`` within ``limits``: the
+    plain model (no cuts, no counting), solved to optimality."""
+    weeks = P.weeks_of(p.days)
+    b = P._build(p, part, weeks, {}, integer=True)
+    b.model.row(b.covered_row, [1.0] * len(b.covered_row), cover, float("inf"))
+    for eid, idx in b.by_expert.items():
+        b.model.row(idx, [1.0] * len(idx), 0, limits[eid])
+    site = {d.id: d.site for d in part.demands}
+    pairs: dict[tuple[int, str], int] = {}
+    for (eid, did, _), c in b.x.items():
+        key = (eid, site[did])
+        if key not in pairs:
+            pairs[key] = b.model.var(0, 1, 1.0, integer=True)
+        b.model.row([c, pairs[key]], [1.0, -b.model.upper[c]], float("-inf"), 0)
+    r = b.model.solve(time_limit=120.0, gap=0.0)
+    assert r.status == P.Status.OPTIMAL
+    return round(r.objective)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_parts())
+def test_the_fewest_pairs_count_never_exceeds_the_optimum(case: tuple[P.Problem, P._Part]) -> None:
+    p, part = case
+    weeks = P.weeks_of(p.days)
+    cover = P._covers(p, part, weeks, {}, {e.id: 99 for e in part.experts})
+    _, limits = P._fair_limits(p, part, weeks, {}, cover)
+    wanted = sum(d.wanted(w) for d in part.demands for w in weeks)
+    fewest = P._fewest_pairs(part, weeks, limits, wanted - cover, deadline=float("inf"))
+    assert fewest <= fewest_pairs_by_search(p, part, limits, cover)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_parts())
+def test_the_grouped_start_is_a_roster_within_the_rules(case: tuple[P.Problem, P._Part]) -> None:
+    p, part = case
+    weeks = P.weeks_of(p.days)
+    cover = P._covers(p, part, weeks, {}, {e.id: 99 for e in part.experts})
+    _, limits = P._fair_limits(p, part, weeks, {}, cover)
+    weight = P.pair_weight(p)
+    counts, covers = P._grouped_start(p, part, weeks, {}, limits, cover, weight, float("inf"))
+    assert covers == sum(counts.values()) <= cover
+    b = P._build(p, part, weeks, {}, integer=True)
+    loads: Counter[int] = Counter()
+    for key, n in counts.items():
+        assert key in b.x and 0 < n <= b.model.upper[b.x[key]]
+        loads[key[0]] += n
+    assert all(n <= limits[eid] for eid, n in loads.items())
+    per_week: Counter[tuple[int, tuple[int, int]]] = Counter()
+    per_demand: Counter[tuple[int, tuple[int, int]]] = Counter()
+    for (eid, did, w), n in counts.items():
+        per_week[(eid, w)] += n
+        per_demand[(did, w)] += n
+    caps = {e.id: P._capacity(e, weeks, set()) for e in part.experts}
+    assert all(n <= caps[eid][w] for (eid, w), n in per_week.items())
+    wanted = {d.id: d for d in part.demands}
+    assert all(n <= wanted[did].wanted(w) for (did, w), n in per_demand.items())
