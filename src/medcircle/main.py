@@ -138,6 +138,8 @@ def create_app(
     from medcircle.notifications import router as notification_router
     from medcircle.patients import pages as patient_pages
     from medcircle.patients import router as patient_router
+    from medcircle.pools import pages as pool_pages
+    from medcircle.pools import router as pool_router
     from medcircle.referrals import lists_router as referral_lists_router
     from medcircle.referrals import pages as referral_pages
     from medcircle.referrals import router as referral_router
@@ -167,6 +169,7 @@ def create_app(
         dispatch_travel_router,
         visit_router,
         visit_measures_router,
+        pool_router,
         notification_router,
     )
     for module in api_modules:
@@ -193,6 +196,7 @@ def create_app(
         dispatch_travel_pages,
         visit_measures_pages,
         visits_pages,
+        pool_pages,
         notification_pages,
     )
     for module in page_modules:

@@ -9,6 +9,7 @@ from medcircle.demo import models as demo_models
 from medcircle.dispatch import models as dispatch_models
 from medcircle.notifications import models as notifications_models
 from medcircle.patients import models as patients_models
+from medcircle.pools import models as pools_models
 from medcircle.referrals import models as referrals_models
 from medcircle.registry import models as registry_models
 from medcircle.tasks import models as tasks_models
@@ -23,6 +24,7 @@ __all__ = [
     "dispatch_models",
     "notifications_models",
     "patients_models",
+    "pools_models",
     "referrals_models",
     "registry_models",
     "tasks_models",

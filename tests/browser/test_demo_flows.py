@@ -160,6 +160,7 @@ DEMO_LOGINS = (
     "bch",
     "oncall",
     "bchcoord",
+    "transplant",
 )
 
 

@@ -21,17 +21,22 @@ from sqlalchemy.orm import Session
 from medcircle.auth.domain import Role
 from medcircle.auth.models import ApiToken
 from medcircle.models import Base
-from tests import factories
+from medcircle.pools.models import PoolMember, ResourcePool
+from tests import factories, pool_factories
 from tests.factories import World
 
 MISSING_ID = 999999
 PUBLIC = {("GET", "/api/v1/ping")}
 # public too: the family's status link, where a made-up token is simply not found
-PUBLIC_NOT_FOUND = {("GET", "/api/v1/status/{token}")}
+PUBLIC_NOT_FOUND = {("GET", "/api/v1/status/{token}"), ("GET", "/api/v1/pool-status/{token}")}
 EVERYONE = frozenset(Role)
 ALL_BUT_AUDITOR = EVERYONE - {Role.AUDITOR}
 TRAIL_READERS = frozenset({Role.AUDITOR, Role.PLATFORM_ADMIN})
 USER_ADMINS = frozenset({Role.PLATFORM_ADMIN, Role.INSTITUTION_ADMIN})
+# those with POOL_READ (the pool of the matrix has every institution of the world as member)
+POOL_READERS = frozenset(
+    {Role.PLATFORM_ADMIN, Role.INSTITUTION_ADMIN, Role.EXPERT, Role.CLINICIAN, Role.COORDINATOR}
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,13 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/visits"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/visit-measures"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/visit-measures.csv"): Expect(ALL_BUT_AUDITOR),
+    # pools: their members' staff with POOL_READ; to the rest a pool does not exist
+    ("GET", "/api/v1/pools"): Expect(POOL_READERS),
+    ("GET", "/api/v1/pools/{pool_id:int}"): Expect(POOL_READERS, otherwise=404),
+    ("GET", "/api/v1/pools/{pool_id:int}/units"): Expect(POOL_READERS, otherwise=404),
+    ("GET", "/api/v1/pools/{pool_id:int}/waitlist"): Expect(POOL_READERS, otherwise=404),
+    ("GET", "/api/v1/pools/{pool_id:int}/decisions"): Expect(POOL_READERS, otherwise=404),
+    ("GET", "/api/v1/pools/{pool_id:int}/figures"): Expect(POOL_READERS, otherwise=404),
 }
 
 
@@ -148,8 +160,32 @@ class Ids:
                 if table is not None:
                     col = Base.metadata.tables[table].c.id
                     value = session.scalar(select(func.min(col)))
-            path = path.replace("{" + param.name + "}", str(value or MISSING_ID))
+            # "{name}" or, with a convertor, "{name:int}"
+            path = re.sub(
+                r"\{" + re.escape(param.name) + r"(:[^}]*)?\}", str(value or MISSING_ID), path
+            )
         return re.sub(r"\{[^}]+\}", str(MISSING_ID), path)
+
+
+def _pool(session: Session, world: World) -> ResourcePool:
+    """A pool led by Beijing A with every institution of the world as member."""
+    pool = ResourcePool(
+        code="matrix",
+        name_zh="层流仓",
+        name_en="Cleanrooms",
+        kind="cleanroom",
+        lead_institution_id=world.beijing.id,
+        policy={},
+        pooled_since=date(2020, 1, 1),
+        created_at=factories.now(),
+        updated_at=factories.now(),
+    )
+    session.add(pool)
+    session.flush()
+    for inst in (world.beijing, world.beijing2, world.baoding, world.baoding2):
+        session.add(PoolMember(pool_id=pool.id, institution_id=inst.id, joined_on=date(2020, 1, 1)))
+    session.flush()
+    return pool
 
 
 @pytest.fixture
@@ -169,6 +205,8 @@ def ids(world: World, session: Session) -> Ids:
     centre = rf.centre(session, alliance, world.baoding)
     department = rf.department(session, world.baoding)
     practitioner = rf.practitioner(session, world.beijing)
+    pool = _pool(session, world)
+    unit = pool_factories.unit(session, pool, world.baoding, "M-100-1")
     session.commit()
     token_id = session.scalar(select(ApiToken.id).where(ApiToken.user_id == stranger.id))
     return Ids(
@@ -184,6 +222,8 @@ def ids(world: World, session: Session) -> Ids:
             "centre_id": centre.id,
             "department_id": department.id,
             "practitioner_id": practitioner.id,
+            "pool_id": pool.id,
+            "unit_id": unit.id,
         }
     )
 

@@ -84,6 +84,15 @@ class Permission(StrEnum):
     DISPATCH_PLAN = "dispatch.plan"
     # record what a visit achieved (experts their own; planners any of their institution's)
     VISIT_RECORD = "visit.record"
+    # pools one's institution belongs to: units, the waitlist (patients of other institutions
+    # masked), decisions and their reasons
+    POOL_READ = "pool.read"
+    # list one's institution's patients on a pool's waitlist, keep their readiness, answer
+    # offers, give families a status link
+    POOL_LIST = "pool.list"
+    # keep the status of one's institution's units, admit and discharge; at a pool's lead
+    # institution also its policy, members, units and overrides
+    POOL_COORDINATE = "pool.coordinate"
 
 
 _EVERYONE_READS = {
@@ -100,6 +109,8 @@ _CARE = {
     Permission.REFERRAL_TRIAGE,
     Permission.CONSULT_READ,
     Permission.CONSULT_ASK,
+    Permission.POOL_READ,
+    Permission.POOL_LIST,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -123,6 +134,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DISPATCH_DEMAND,
             Permission.DISPATCH_PLAN,
             Permission.VISIT_RECORD,
+            Permission.POOL_COORDINATE,
         }
     ),
     Role.EXPERT: frozenset(
@@ -133,6 +145,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CONSULT_READ,
             Permission.CONSULT_ANSWER,
             Permission.VISIT_RECORD,
+            Permission.POOL_READ,
         }
     ),
     Role.CLINICIAN: frozenset(_EVERYONE_READS | _CARE),
@@ -145,6 +158,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DISPATCH_DEMAND,
             Permission.DISPATCH_PLAN,
             Permission.VISIT_RECORD,
+            Permission.POOL_READ,
+            Permission.POOL_COORDINATE,
         }
     ),
     Role.AUDITOR: frozenset({Permission.REGISTRY_READ, Permission.AUDIT_READ}),

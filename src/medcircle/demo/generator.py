@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from medcircle.demo import consultations as consult
 from medcircle.demo import dispatch as dispatch_setup
 from medcircle.demo import facts
+from medcircle.demo import pools as pool_history
 from medcircle.demo import referrals as care
 from medcircle.demo import visits as visit_history
 from medcircle.demo.world import (
@@ -653,6 +654,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("consultations", consult.consultations),
     ("visits", visit_history.visits),
     ("dispatch", dispatch_setup.experts),
+    ("pools", pool_history.pools),
 )
 
 

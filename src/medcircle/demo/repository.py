@@ -34,6 +34,16 @@ from medcircle.dispatch.models import (
     TravelTime,
 )
 from medcircle.patients.models import Consent, Patient
+from medcircle.pools.models import (
+    Admission,
+    AllocationDecision,
+    Offer,
+    PoolMember,
+    ResourcePool,
+    ResourceUnit,
+    UnitEvent,
+    WaitlistEntry,
+)
 from medcircle.referrals.models import Referral, ReferralEvent
 from medcircle.registry.models import (
     Alliance,
@@ -179,8 +189,29 @@ def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
         )
     }
     consultations = _key_map(session, Consultation.id, Consultation.reference)
+    pools = _key_map(session, ResourcePool.id, ResourcePool.code)
+    units = _key_map(session, ResourceUnit.id, ResourceUnit.code)
+    # an entry by its patient, a decision by its unit and time, an offer by its unit and time
+    entries = {
+        e_id: patients[p_id]
+        for e_id, p_id in session.execute(select(WaitlistEntry.id, WaitlistEntry.patient_id))
+    }
+    decisions = {
+        d_id: (units[u_id], at.isoformat())
+        for d_id, u_id, at in session.execute(
+            select(AllocationDecision.id, AllocationDecision.unit_id, AllocationDecision.at)
+        )
+    }
+    offers = {
+        o_id: (units[u_id], at.isoformat())
+        for o_id, u_id, at in session.execute(select(Offer.id, Offer.unit_id, Offer.offered_at))
+    }
     # timers name their subject by type and id: ids of either kind, replaced by references
-    subjects: dict[str, dict[int, str]] = {"referral": referrals, "consultation": consultations}
+    subjects: dict[str, dict[int, Any]] = {
+        "referral": referrals,
+        "consultation": consultations,
+        "unit_offer": offers,
+    }
     timers: list[Any] = []
     for t in session.execute(
         select(
@@ -194,13 +225,64 @@ def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
             Timer.outcome,
         )
     ):
-        subject: int | str = subjects.get(t.subject_type, {}).get(t.subject_id, t.subject_id)
+        subject: Any = subjects.get(t.subject_type, {}).get(t.subject_id, t.subject_id)
         timers.append((t.kind, t.subject_type, subject, *t[3:]))
     timers.sort(key=repr)
     none: frozenset[str] = frozenset()
     # sealed values differ at every load (random nonces): their hashes and masks stand for them
     sealed = frozenset({"national_id_sealed", "phone_sealed", "guardian_phone_sealed"})
+    # the candidates of a decision name entries and institutions by id
+    decision_rows = rows(
+        AllocationDecision,
+        frozenset({"candidates"}),
+        pool_id=pools,
+        unit_id=units,
+        chosen_entry_id=entries,
+        decided_by_user_id=users,
+    )
+    candidates: list[tuple[str, str, tuple[Any, ...]]] = []
+    for row in session.execute(select(AllocationDecision.id, AllocationDecision.candidates)):
+        d_id: int = row[0]
+        ranked: list[dict[str, Any]] = row[1]
+        named = tuple(
+            (entries.get(c["entry_id"]), inst.get(c["listing_institution_id"]), c["urgency"])
+            for c in ranked
+        )
+        candidates.append((*decisions[d_id], named))
+    candidates.sort(key=repr)
     return {
+        "resource_pool": rows(ResourcePool, none, lead_institution_id=inst),
+        "pool_member": rows(PoolMember, none, pool_id=pools, institution_id=inst),
+        "resource_unit": rows(ResourceUnit, none, pool_id=pools, institution_id=inst),
+        "unit_event": rows(UnitEvent, none, unit_id=units, by_user_id=users),
+        "waitlist_entry": rows(
+            WaitlistEntry,
+            frozenset({"acceptable_institution_ids"}),
+            pool_id=pools,
+            patient_id=patients,
+            listing_institution_id=inst,
+            listed_by_user_id=users,
+        ),
+        "allocation_decision": decision_rows,
+        "allocation_candidates": candidates,
+        "unit_offer": rows(
+            Offer,
+            none,
+            pool_id=pools,
+            unit_id=units,
+            entry_id=entries,
+            decision_id=decisions,
+            responded_by_user_id=users,
+        ),
+        "unit_admission": rows(
+            Admission,
+            none,
+            pool_id=pools,
+            unit_id=units,
+            entry_id=entries,
+            patient_id=patients,
+            offer_id=offers,
+        ),
         "patient": rows(Patient, sealed, institution_id=inst, merged_into_id=patients),
         "consent": rows(
             Consent,

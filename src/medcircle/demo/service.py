@@ -49,6 +49,7 @@ from medcircle.consultations.service import (
     TIMER_MISSED,
 )
 from medcircle.demo import dispatch as dispatch_setup
+from medcircle.demo import pools as pool_history
 from medcircle.demo import repository
 from medcircle.demo import visits as visit_history
 from medcircle.demo.models import DemoWorld
@@ -797,6 +798,7 @@ LOAD_STEPS: tuple[tuple[str, LoadStep], ...] = (
     ("consultations", _consultations),
     ("visits", visit_history.load),
     ("dispatch", dispatch_setup.load),
+    ("pools", pool_history.load),
 )
 
 

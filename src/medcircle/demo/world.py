@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 DEFAULT_SEED = 2017
 DEMO_PASSWORD = "medcircle-demo"  # noqa: S105 (the published password of the demo logins)
 
@@ -411,6 +411,123 @@ class DemoTravelTime:
     note: str | None
 
 
+@dataclass(frozen=True)
+class DemoPool:
+    """A pool of scarce units run as one list by its member institutions."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    lead: str
+    # (institution, the day it joined)
+    members: tuple[tuple[str, date], ...]
+    pooled_since: date
+    # the policy's parameters (name, value)
+    policy: tuple[tuple[str, int], ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DemoPoolUnit:
+    """A room of the pool with its status at the end of the history."""
+
+    code: str
+    institution: str
+    name: str
+    room_class: str
+    status: str
+    expected_free_on: date | None
+    status_since: datetime
+    created_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class DemoUnitEvent:
+    unit: str
+    at: datetime
+    from_status: str | None
+    to_status: str
+    expected_free_on: date | None
+    by: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class DemoWaitlistEntry:
+    """A patient listed for a unit; ``number`` is its place in the order of listing (the
+    allocation history names entries by it)."""
+
+    number: int
+    patient: str
+    listing_institution: str
+    listed_by: str
+    listed_at: datetime
+    listed_on: date
+    icd10_code: str
+    transplant_type: str
+    room_class: str
+    urgency: str
+    donor_found: bool
+    workup_done: bool
+    # institutions whose units the team accepts
+    sites: tuple[str, ...]
+    status: str
+    status_reason: str | None
+    status_changed_at: datetime
+    before_pool: bool
+    version: int
+    # the admission range predicted at listing (earliest, median, latest), if any, and the
+    # forecast's own median behind it (before calibration)
+    predicted: tuple[date, date, date] | None = None
+    forecast_median: date | None = None
+
+
+@dataclass(frozen=True)
+class DemoAllocation:
+    """A decision of the pool's policy. ``candidates`` are the policy's ranked candidates as
+    ``Ranked.as_json`` gives them, with entry numbers for entry ids and the number of the
+    listing institution in ``members`` order (from 1) for its id: the loader puts the ids."""
+
+    number: int
+    unit: str
+    at: datetime
+    trigger: str
+    rule: str
+    chosen: int | None
+    candidates: tuple[dict[str, Any], ...]
+    candidate_count: int
+    passed_over: tuple[tuple[str, int], ...]
+    decided_by: str | None
+
+
+@dataclass(frozen=True)
+class DemoOffer:
+    unit: str
+    entry: int
+    decision: int
+    offered_at: datetime
+    expires_at: datetime
+    status: str
+    responded_at: datetime | None
+    responded_by: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class DemoAdmission:
+    unit: str
+    entry: int
+    # the offer's unit and time name it
+    offered_at: datetime
+    admitted_at: datetime
+    expected_discharge_on: date
+    discharged_at: datetime | None
+    length_of_stay_days: int | None
+    discharge_note: str | None
+
+
 @dataclass
 class World:
     """Everything the demo loads, in the order it is generated."""
@@ -443,6 +560,13 @@ class World:
     dispatch_demand: list[DemoDispatchDemand] = field(default_factory=list)
     travel_times: list[DemoTravelTime] = field(default_factory=list)
     visits: list[DemoVisit] = field(default_factory=list)
+    pools: list[DemoPool] = field(default_factory=list)
+    pool_units: list[DemoPoolUnit] = field(default_factory=list)
+    unit_events: list[DemoUnitEvent] = field(default_factory=list)
+    waitlist: list[DemoWaitlistEntry] = field(default_factory=list)
+    allocations: list[DemoAllocation] = field(default_factory=list)
+    offers: list[DemoOffer] = field(default_factory=list)
+    admissions: list[DemoAdmission] = field(default_factory=list)
 
     def institution(self, code: str) -> DemoInstitution:
         for inst in self.institutions:

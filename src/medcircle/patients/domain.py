@@ -29,6 +29,7 @@ class GuardianRelation(StrEnum):
 class ConsentPurpose(StrEnum):
     REFERRAL = "referral"
     CONSULTATION = "consultation"
+    WAITLIST = "waitlist"
 
 
 class GivenBy(StrEnum):
@@ -52,6 +53,7 @@ RELATION_LABELS = {
 PURPOSE_LABELS = {
     ConsentPurpose.REFERRAL: N_("Referral"),
     ConsentPurpose.CONSULTATION: N_("Consultation"),
+    ConsentPurpose.WAITLIST: N_("Shared waitlist"),
 }
 GIVEN_BY_LABELS = {GivenBy.PATIENT: N_("The patient"), GivenBy.GUARDIAN: N_("The guardian")}
 UNMASK_LABELS = {

@@ -30,7 +30,11 @@ from medcircle.tasks import service
 log = logging.getLogger("medcircle.tasks")
 
 # modules whose import registers timer handlers
-HANDLER_MODULES = ("medcircle.referrals.timers", "medcircle.consultations.timers")
+HANDLER_MODULES = (
+    "medcircle.referrals.timers",
+    "medcircle.consultations.timers",
+    "medcircle.pools.timers",
+)
 STOP_TIMEOUT_S = 30.0
 
 

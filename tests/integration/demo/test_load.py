@@ -204,6 +204,7 @@ def test_one_login_per_role_with_the_demo_password(demo: Session) -> None:
         "bch",
         "oncall",
         "bchcoord",
+        "transplant",
     ]
     assert next(x for x in logins if x.username == "alliance").institution_code == "BDCH"
 

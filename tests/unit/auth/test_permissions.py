@@ -26,6 +26,8 @@ CARE = {
     P.REFERRAL_TRIAGE,
     P.CONSULT_READ,
     P.CONSULT_ASK,
+    P.POOL_READ,
+    P.POOL_LIST,
 }
 EXPECTED: dict[Role, set[Permission]] = {
     Role.PLATFORM_ADMIN: set(Permission),
@@ -56,6 +58,7 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.DISPATCH_DEMAND,
         P.DISPATCH_PLAN,
         P.VISIT_RECORD,
+        P.POOL_COORDINATE,
         *CARE,
     },
     Role.EXPERT: {
@@ -67,6 +70,7 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.CONSULT_READ,
         P.CONSULT_ANSWER,
         P.VISIT_RECORD,
+        P.POOL_READ,
     },
     Role.CLINICIAN: {P.REGISTRY_READ, P.AGREEMENT_READ, P.DISPATCH_READ, *CARE},
     Role.COORDINATOR: {
@@ -79,6 +83,8 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.DISPATCH_DEMAND,
         P.DISPATCH_PLAN,
         P.VISIT_RECORD,
+        P.POOL_READ,
+        P.POOL_COORDINATE,
     },
     Role.AUDITOR: {P.REGISTRY_READ, P.AUDIT_READ},
 }

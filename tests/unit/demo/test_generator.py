@@ -238,6 +238,8 @@ def test_one_login_per_role(world: World) -> None:
             # the consultation story: the expert on call and the coordinator of the rotas
             "expert",
             "coordinator",
+            # the cleanroom pool: the transplant doctor of Baoding Children's
+            "clinician",
         ]
     )
     by_name = {u.username: u for u in world.users}

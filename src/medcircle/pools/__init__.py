@@ -1,0 +1,1 @@
+"""Pooled scarce resources: units, pools, one fair waitlist, offers and admissions."""
