@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     lockout_attempts: int = Field(default=5, ge=1)
     lockout_window_minutes: int = Field(default=15, ge=1)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # the largest activity file `medcircle activity import` reads (uploads keep max_upload_bytes)
+    activity_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     demo_mode: bool = False
     page_size_default: int = Field(default=50, ge=1, le=500)
     page_size_max: int = Field(default=500, ge=1)

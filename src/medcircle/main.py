@@ -104,6 +104,8 @@ def create_app(
     if NODE_MODULES.is_dir():
         app.mount("/vendor", StaticFiles(directory=NODE_MODULES), name="vendor")
 
+    from medcircle.activity import pages as activity_pages
+    from medcircle.activity import router as activity_router
     from medcircle.agreements import pages as agreement_pages
     from medcircle.agreements import router as agreement_router
     from medcircle.audit import pages as audit_pages
@@ -170,6 +172,7 @@ def create_app(
         visit_router,
         visit_measures_router,
         pool_router,
+        activity_router,
         notification_router,
     )
     for module in api_modules:
@@ -197,6 +200,7 @@ def create_app(
         visit_measures_pages,
         visits_pages,
         pool_pages,
+        activity_pages,
         notification_pages,
     )
     for module in page_modules:

@@ -1,5 +1,6 @@
 """Imports every table so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from medcircle.activity import models as activity_models
 from medcircle.agreements import models as agreements_models
 from medcircle.audit import models as audit_models
 from medcircle.auth import models as auth_models
@@ -16,6 +17,7 @@ from medcircle.tasks import models as tasks_models
 
 __all__ = [
     "Base",
+    "activity_models",
     "agreements_models",
     "audit_models",
     "auth_models",

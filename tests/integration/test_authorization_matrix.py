@@ -83,6 +83,10 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/visits"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/visit-measures"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/visit-measures.csv"): Expect(ALL_BUT_AUDITOR),
+    # activity imports: the hospital office (its own) and the platform administrator
+    ("GET", "/api/v1/activity/imports"): Expect(
+        frozenset({Role.PLATFORM_ADMIN, Role.INSTITUTION_ADMIN})
+    ),
     # pools: their members' staff with POOL_READ; to the rest a pool does not exist
     ("GET", "/api/v1/pools"): Expect(POOL_READERS),
     ("GET", "/api/v1/pools/{pool_id:int}"): Expect(POOL_READERS, otherwise=404),

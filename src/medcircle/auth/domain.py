@@ -93,6 +93,8 @@ class Permission(StrEnum):
     # keep the status of one's institution's units, admit and discharge; at a pool's lead
     # institution also its policy, members, units and overrides
     POOL_COORDINATE = "pool.coordinate"
+    # import the activity (encounter records) of one's institution from its own systems
+    ACTIVITY_IMPORT = "activity.import"
 
 
 _EVERYONE_READS = {
@@ -135,6 +137,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DISPATCH_PLAN,
             Permission.VISIT_RECORD,
             Permission.POOL_COORDINATE,
+            Permission.ACTIVITY_IMPORT,
         }
     ),
     Role.EXPERT: frozenset(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from medcircle.cli import db, demo, timers, user
+from medcircle.cli import activity, db, demo, timers, user
 
 app = typer.Typer(help="medcircle: run a cross-regional medical care circle.", no_args_is_help=True)
 app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.add_typer(demo.app, name="demo")
 app.add_typer(timers.app, name="timers")
+app.add_typer(activity.app, name="activity")
 
 
 @app.command()

@@ -59,6 +59,7 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.DISPATCH_PLAN,
         P.VISIT_RECORD,
         P.POOL_COORDINATE,
+        P.ACTIVITY_IMPORT,
         *CARE,
     },
     Role.EXPERT: {

@@ -1,0 +1,1 @@
+"""Hospital activity imported from the hospitals' own systems."""

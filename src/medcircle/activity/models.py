@@ -1,0 +1,99 @@
+"""Tables of hospital activity imported from the hospitals' own systems: the encounter records
+(one row per outpatient or emergency visit, or inpatient stay; no names, no ID numbers), each
+import with its row-by-row report, and the rows an import set aside.
+
+A record is known by its institution and the hospital's own record id, which is what makes a
+second import of the same file change nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from medcircle.db import Base
+
+
+class ActivityImport(Base):
+    """One uploaded file: who sent it, how it was read, what came of each row."""
+
+    __tablename__ = "activity_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # the institution the file was imported for (its rows may name only that one, unless the
+    # importer may import for every institution)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    # csv, xlsx, parquet (None: the file could not be read at all)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    encoding: Mapped[str | None] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # all_or_nothing: a bad row refuses the file; quarantine: good rows in, bad rows set aside
+    mode: Mapped[str] = mapped_column(String(16))
+    # imported, refused
+    status: Mapped[str] = mapped_column(String(16))
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    # the file-level error, if the file could not be read: {"code", "message", "line"}
+    failure: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # every row error: [{"line", "column", "code", "message"}], at most REPORT_LIMIT of them
+    report: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    errors_total: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_activity_import_institution", "institution_id", "started_at"),)
+
+
+class ActivityRecord(Base):
+    """One encounter as the hospital's system recorded it."""
+
+    __tablename__ = "activity_record"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"))
+    record_id: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64))
+    # outpatient, emergency, inpatient
+    type: Mapped[str] = mapped_column(String(16))
+    # the visit day, or the admission day of a stay
+    start_on: Mapped[date]
+    # the discharge day of a stay (None: still admitted, or a visit)
+    end_on: Mapped[date | None]
+    # the 6-digit division code of the patient's residence
+    residence_code: Mapped[str] = mapped_column(String(6))
+    age_band: Mapped[str] = mapped_column(String(8))
+    icd10: Mapped[str] = mapped_column(String(8))
+    # in fen (a hundredth of a yuan)
+    cost_fen: Mapped[int | None] = mapped_column(BigInteger)
+    referral: Mapped[str | None] = mapped_column(String(32))
+    # the import that last wrote the record
+    import_id: Mapped[int] = mapped_column(ForeignKey("activity_import.id"))
+
+    __table_args__ = (
+        UniqueConstraint("institution_id", "record_id", name="uq_activity_record_key"),
+        Index("ix_activity_record_institution_start", "institution_id", "start_on"),
+        Index("ix_activity_record_residence_start", "residence_code", "start_on"),
+    )
+
+
+class ActivityQuarantine(Base):
+    """A row an import set aside (quarantine mode), as it was read, with its errors."""
+
+    __tablename__ = "activity_quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("activity_import.id"))
+    line: Mapped[int] = mapped_column(Integer)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_activity_quarantine_import", "import_id", "line"),)

@@ -1,0 +1,114 @@
+"""The activity pages of a hospital office: upload a file of encounter records, see what each
+import did, and read a refused file's report line by line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from medcircle.activity import service
+from medcircle.kit.i18n import N_, gettext
+from medcircle.web.deps import DB, PageActor, settings_of
+from medcircle.web.forms import Errors
+from medcircle.web.routing import QuickRouter
+from medcircle.web.templating import render
+
+router = QuickRouter()
+
+# the encodings offered when a CSV's is not detected
+ENCODINGS = ("utf-8", "gb18030", "big5")
+
+# what each error code of an import's report means, in the reader's language (the report's
+# own messages, naming the values, are in English, as the API gives them)
+REASONS = {
+    "required": N_("A value is required."),
+    "too_long": N_("The value is too long."),
+    "unknown_institution": N_("Not an institution you may import for."),
+    "unknown_division": N_("Not a known division code."),
+    "bad_date": N_("Not a date (YYYY-MM-DD)."),
+    "future_date": N_("The date is in the future."),
+    "end_before_start": N_("The discharge is before the admission."),
+    "end_on_outpatient": N_("A visit has no discharge day."),
+    "bad_type": N_("Not outpatient, emergency or inpatient."),
+    "bad_age_band": N_("Not one of the age bands."),
+    "bad_icd10": N_("Not an ICD-10 code."),
+    "bad_cost": N_("Not a cost in yuan (at most two decimals, not negative)."),
+    "duplicate_record": N_("The same record appears twice in the file."),
+    "looks_like_id_number": N_("Looks like a national ID number: activity data carries none."),
+    "missing_column": N_("A required column is missing."),
+    "unknown_column": N_("Not a column of activity data."),
+    "duplicate_column": N_("The column appears twice."),
+    "file_too_large": N_("The file is too large."),
+    "empty_file": N_("The file is empty."),
+    "kind_mismatch": N_("The file is not what its name says."),
+    "unknown_kind": N_("Not a CSV, Excel or Parquet file."),
+    "unknown_encoding": N_("The encoding could not be detected: choose it and import again."),
+    "not_utf8_or_gbk": N_("The encoding could not be detected: choose it and import again."),
+    "encoding_mismatch": N_("Part of the file is not in the encoding of the rest."),
+    "bad_csv": N_("Not a well-formed CSV file."),
+    "bad_workbook": N_("Not a readable Excel workbook."),
+    "bad_parquet": N_("Not a readable Parquet file."),
+}
+
+
+def reason(code: str) -> str:
+    """The meaning of an error code, translated (the code itself if it is new)."""
+    message = REASONS.get(code)
+    return gettext(message) if message else code
+
+
+def _list(
+    request: Request, session: DB, actor: PageActor, errors: Errors, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "activity/imports.html",
+        {
+            "imports": service.list_imports(session, actor),
+            "errors": errors,
+            "encodings": ENCODINGS,
+            "max_upload_mb": settings_of(request).max_upload_bytes / (1024 * 1024),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/activity/imports")
+def imports_page(request: Request, session: DB, actor: PageActor) -> Response:
+    return _list(request, session, actor, Errors())
+
+
+@router.post("/activity/imports")
+def upload_page(
+    request: Request,
+    session: DB,
+    actor: PageActor,
+    file: Annotated[UploadFile | None, File()] = None,
+    quarantine: Annotated[bool, Form()] = False,
+    encoding: Annotated[str, Form()] = "",
+) -> Response:
+    errors = Errors()
+    if file is None or not file.filename:
+        errors.add("file", N_("Choose a file to import."))
+        return _list(request, session, actor, errors, status_code=422)
+    if encoding and encoding not in ENCODINGS:
+        encoding = ""
+    done = service.import_upload(
+        session,
+        actor,
+        file.file,
+        file.filename,
+        mode=service.ImportMode.QUARANTINE if quarantine else service.ImportMode.ALL_OR_NOTHING,
+        encoding=encoding or None,
+        max_bytes=settings_of(request).max_upload_bytes,
+    )
+    return RedirectResponse(f"/activity/imports/{done.id}", status_code=303)
+
+
+@router.get("/activity/imports/{import_id:int}")
+def import_page(request: Request, session: DB, actor: PageActor, import_id: int) -> Response:
+    found = service.get_import(session, actor, import_id)
+    aside = service.quarantined(session, actor, import_id) if found.rows_quarantined else []
+    return render(request, "activity/import.html", {"i": found, "aside": aside, "reason": reason})

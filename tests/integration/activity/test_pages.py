@@ -1,0 +1,66 @@
+"""The activity pages: an office imports a file and reads what came of it; a refused file's
+report names each line and column with the reason in the reader's language."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.factories import World, login
+from tests.integration.activity.test_service import GOOD, HEADER
+
+
+def _office(client: TestClient) -> str:
+    """Logged in as the Baoding hospital office, reading Chinese."""
+    token = login(client, "institutionadmin")
+    client.post("/locale", data={"csrf_token": token, "locale": "zh_Hans", "next": "/"})
+    return token
+
+
+def _post(client: TestClient, token: str, lines: list[str], **form: str):  # type: ignore[no-untyped-def]
+    body = ("\n".join([HEADER, *lines]) + "\n").encode("gbk")
+    return client.post(
+        "/activity/imports",
+        data={"csrf_token": token, **form},
+        files={"file": ("门诊.csv", body, "text/csv")},
+        follow_redirects=True,
+    )
+
+
+def test_an_office_imports_a_gbk_file_and_sees_the_counts(client: TestClient, world: World) -> None:
+    token = _office(client)
+    page = client.get("/activity/imports")
+    assert page.status_code == 200 and 'data-testid="import-form"' in page.text
+    assert 'data-testid="nav-activity"' in page.text
+    r = _post(client, token, GOOD)
+    assert r.status_code == 200
+    assert "门诊.csv" in r.text and "gb18030" in r.text
+    assert "已导入：读取 3 行，新增 3 行" in r.text
+    listed = client.get("/activity/imports")
+    assert "门诊.csv" in listed.text and "已导入" in listed.text
+
+
+def test_a_refused_file_shows_each_line_and_reason(client: TestClient, world: World) -> None:
+    token = _office(client)
+    bad = [*GOOD, "OP-2,BD-A,儿科门诊,outpatient,2026-11-02,,130606,1-4,NOT-A-CODE,10,"]
+    r = _post(client, token, bad)
+    assert "未导入：4 行中有 1 处错误" in r.text
+    assert 'data-code="bad_icd10"' in r.text and "不是 ICD-10 编码。" in r.text
+    # in English for an English reader
+    client.post("/locale", data={"csrf_token": token, "locale": "en", "next": "/"})
+    again = client.get(str(r.url))
+    assert "Not an ICD-10 code." in again.text
+
+    # set aside on request: the good rows in, the bad one listed
+    r = _post(client, token, bad, quarantine="true")
+    assert "1 set aside" in r.text and 'data-testid="aside"' in r.text
+
+
+def test_no_file_is_asked_for_by_the_field(client: TestClient, world: World) -> None:
+    token = _office(client)
+    r = client.post("/activity/imports", data={"csrf_token": token})
+    assert r.status_code == 422 and "请选择要导入的文件。" in r.text
+
+
+def test_the_page_is_for_offices_only(client: TestClient, world: World) -> None:
+    login(client, "clinician")
+    assert client.get("/activity/imports").status_code == 403
