@@ -97,3 +97,28 @@ class ActivityQuarantine(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_activity_quarantine_import", "import_id", "line"),)
+
+
+class ActivityMonth(Base):
+    """The records summed by institution, month, type and the city the patients live in, kept
+    up to date by every import (the way analytics tables are, without a nightly delay): what
+    the indicators read instead of the records.
+
+    ``starts`` counts the records whose visit or admission falls in the month (``cost_fen`` is
+    their cost); ``ends`` counts the stays discharged in the month (``stay_days`` their days).
+    """
+
+    __tablename__ = "activity_month"
+
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
+    # YYYY-MM
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # the city-level division code of the residence (its first four digits, then 00)
+    residence_city: Mapped[str] = mapped_column(String(6), primary_key=True)
+    starts: Mapped[int] = mapped_column(BigInteger, default=0)
+    ends: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    stay_days: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index("ix_activity_month_month", "month", "residence_city"),)

@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from medcircle.activity import summary
 from medcircle.activity.domain import (
     ActivityRow,
     Checks,
@@ -201,6 +202,25 @@ class _Stage:
                 _STAGE.join(_RECORD, same_key)
             )
         ).one()
+        # the summary's deltas: out with what the changed records were, in with what is written
+        changes = summary.new_deltas()
+        fields = ("institution_id", "type", "start_on", "end_on", "residence_code", "cost_fen")
+        if matched > unchanged:
+            summary.deltas(
+                conn,
+                select(*(r[c] for c in fields))
+                .select_from(_STAGE.join(_RECORD, same_key))
+                .where(not_(equal)),
+                -1,
+                changes,
+            )
+        if self.staged > unchanged:
+            summary.deltas(
+                conn,
+                select(*(s[c] for c in fields)).where(~exists().where(same_key, equal)),
+                1,
+                changes,
+            )
         if matched > unchanged:
             conn.execute(
                 update(_RECORD)
@@ -218,6 +238,7 @@ class _Stage:
                     ),
                 )
             )
+        summary.apply(conn, changes)
         tally.unchanged += unchanged
         tally.updated += matched - unchanged
         tally.inserted += self.staged - matched
