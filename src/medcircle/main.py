@@ -136,6 +136,7 @@ def create_app(
     from medcircle.dispatch import travel_router as dispatch_travel_router
     from medcircle.dispatch import visit_measures_pages, visit_measures_router, visits_pages
     from medcircle.dispatch import visits_router as visit_router
+    from medcircle.kpis import router as kpi_router
     from medcircle.notifications import pages as notification_pages
     from medcircle.notifications import router as notification_router
     from medcircle.patients import pages as patient_pages
@@ -173,6 +174,7 @@ def create_app(
         visit_measures_router,
         pool_router,
         activity_router,
+        kpi_router,
         notification_router,
     )
     for module in api_modules:

@@ -87,6 +87,8 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/activity/imports"): Expect(
         frozenset({Role.PLATFORM_ADMIN, Role.INSTITUTION_ADMIN})
     ),
+    # the indicators' catalogue answers everyone with those they may compute (maybe none)
+    ("GET", "/api/v1/kpis"): Expect(EVERYONE),
     # pools: their members' staff with POOL_READ; to the rest a pool does not exist
     ("GET", "/api/v1/pools"): Expect(POOL_READERS),
     ("GET", "/api/v1/pools/{pool_id:int}"): Expect(POOL_READERS, otherwise=404),

@@ -1,0 +1,1 @@
+"""Indicators of the circle, as data: each with its slug, names, unit, formula and source."""

@@ -1,0 +1,100 @@
+"""The indicators as data: what each measures, in what unit, from which records, and how it may
+be broken down. Pure: the service computes them.
+
+A region is a province-level division (``130000`` Hebei); the capital is ``110000`` Beijing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Unit(StrEnum):
+    # a count per calendar day of the period
+    PER_DAY = "per_day"
+    # a share between 0 and 1
+    SHARE = "share"
+
+
+class Breakdown(StrEnum):
+    MONTH = "month"
+    INSTITUTION = "institution"
+
+
+class Scope(StrEnum):
+    # about one institution at a time: a hospital sees its own
+    INSTITUTION = "institution"
+    # about a region's residents: the commission's view
+    REGION = "region"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    slug: str
+    name_zh: str
+    name_en: str
+    unit: Unit
+    formula_zh: str
+    formula_en: str
+    source: str
+    scope: Scope
+    breakdowns: tuple[Breakdown, ...]
+
+
+CAPITAL = "110000"
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        slug="outpatient-visits-per-day",
+        name_zh="日均门急诊人次",
+        name_en="Daily outpatient visits",
+        unit=Unit.PER_DAY,
+        formula_zh="期间内开始的门诊和急诊就诊人次 ÷ 期间的日历天数",
+        formula_en=("outpatient and emergency visits in the period ÷ calendar days of the period"),
+        source="activity",
+        scope=Scope.INSTITUTION,
+        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+    ),
+    Indicator(
+        slug="outflow-share",
+        name_zh="本地区居民占首都二级及以上医院出院人次的比例",
+        name_en="Share of the region's residents among the capital's discharges",
+        unit=Unit.SHARE,
+        formula_zh=(
+            "首都二级及以上医院期间内出院人次中常住该地区者 ÷ 这些医院期间内的全部出院人次"
+        ),
+        formula_en=(
+            "discharges in the period from the capital's secondary-and-above hospitals of "
+            "patients living in the region ÷ all their discharges in the period"
+        ),
+        source="activity",
+        scope=Scope.REGION,
+        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+    ),
+    Indicator(
+        slug="local-treatment-rate",
+        name_zh="本地就诊率",
+        name_en="Local treatment rate",
+        unit=Unit.SHARE,
+        formula_zh="该地区居民期间内在本地区机构的就诊和入院人次 ÷ 其在所有机构的就诊和入院人次",
+        formula_en=(
+            "visits and admissions in the period of the region's residents at institutions "
+            "inside the region ÷ their visits and admissions at every institution"
+        ),
+        source="activity",
+        scope=Scope.REGION,
+        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+    ),
+)
+
+BY_SLUG = {i.slug: i for i in INDICATORS}
+
+
+def province_of(code: str) -> str:
+    """The province-level division of a 6-digit division code."""
+    return code[:2] + "0000"
+
+
+def share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None

@@ -1,0 +1,313 @@
+"""Computing the indicators live from the monthly activity summary (``activity_month``), which
+every import keeps up to date: a year of a region is a few grouped sums over that summary, not
+a scan of the records.
+
+Who sees what: the commission (and a platform administrator) every indicator for any region
+and institution; a hospital office its own institution's institution-level indicators.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select, true
+from sqlalchemy.orm import Session
+
+from medcircle.activity.models import ActivityMonth
+from medcircle.auth.domain import Actor, Permission
+from medcircle.kit import clock
+from medcircle.kit.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from medcircle.kit.i18n import N_
+from medcircle.kpis.catalogue import (
+    BY_SLUG,
+    CAPITAL,
+    Breakdown,
+    Indicator,
+    Scope,
+    Unit,
+    province_of,
+    share,
+)
+from medcircle.registry.domain import Level
+from medcircle.registry.models import Division, Institution
+
+FIRST_YEAR = 2000
+VISITS = ("outpatient", "emergency")
+STAYS = "inpatient"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of a breakdown: a month (``2024-03``) or an institution (its code)."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    value: float | None
+    numerator: int
+    denominator: int
+
+
+@dataclass(frozen=True)
+class Computed:
+    indicator: Indicator
+    year: int
+    region: str | None
+    institution: str | None
+    value: float | None
+    numerator: int
+    denominator: int
+    by_month: list[Figure]
+    by_institution: list[Figure]
+
+
+def indicator(slug: str) -> Indicator:
+    found = BY_SLUG.get(slug)
+    if found is None:
+        raise NotFound(N_("No indicator %(slug)s."), code="unknown_indicator", slug=slug)
+    return found
+
+
+def may_read(actor: Actor, ind: Indicator) -> bool:
+    if actor.can(Permission.AGREEMENT_MANAGE_ALL):
+        return True
+    return ind.scope is Scope.INSTITUTION and actor.can(Permission.ACTIVITY_IMPORT)
+
+
+def readable(actor: Actor) -> list[Indicator]:
+    """The indicators the actor may compute."""
+    return [i for i in BY_SLUG.values() if may_read(actor, i)]
+
+
+def _bad(field: str, code: str, message: str, **params: Any) -> ValidationFailed:
+    return ValidationFailed(
+        code=code, field_errors=[FieldError(field, message, params=params, code=code)]
+    )
+
+
+def _days(month: str, today: date) -> int:
+    """The calendar days of a month (up to today in the current month; 0 after today)."""
+    y, m = int(month[:4]), int(month[5:])
+    if (y, m) > (today.year, today.month):
+        return 0
+    if (y, m) == (today.year, today.month):
+        return today.day
+    return calendar.monthrange(y, m)[1]
+
+
+def compute(
+    session: Session,
+    actor: Actor,
+    slug: str,
+    year: int,
+    *,
+    region: str | None = None,
+    institution: str | None = None,
+    today: date | None = None,
+) -> Computed:
+    """One indicator over a calendar year, for a region (a province code; the region
+    indicators need one) or an institution (a code), with its breakdowns by month and by
+    institution."""
+    ind = indicator(slug)
+    if not may_read(actor, ind):
+        raise Forbidden()
+    today = today or clock.today()
+    if not FIRST_YEAR <= year <= today.year:
+        raise _bad(
+            "year",
+            "bad_year",
+            N_("Choose a year from %(first)s to %(last)s."),
+            first=FIRST_YEAR,
+            last=today.year,
+        )
+    if region is not None:
+        found = session.get(Division, region)
+        if found is None or province_of(region) != region:
+            raise _bad(
+                "region",
+                "unknown_region",
+                N_("%(region)s is not a province-level division."),
+                region=region,
+            )
+    inst: Institution | None = None
+    if institution is not None:
+        inst = session.scalar(select(Institution).where(Institution.code == institution))
+        if inst is None or not _may_see(actor, inst):
+            raise NotFound(
+                N_("No institution %(institution)s."),
+                code="unknown_institution",
+                institution=institution,
+            )
+    elif not actor.can(Permission.AGREEMENT_MANAGE_ALL):
+        # a hospital office sees its own institution
+        inst = session.get(Institution, actor.institution_id)
+        if inst is None:
+            raise Forbidden()
+    if ind.scope is Scope.REGION and region is None:
+        raise _bad("region", "region_required", N_("Choose a region."))
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    days = {m: _days(m, today) for m in months}
+    if ind.slug == "outpatient-visits-per-day":
+        parts = _visits(session, months, region, inst)
+    elif ind.slug == "outflow-share":
+        assert region is not None
+        parts = _outflow(session, months, region, inst)
+    else:
+        assert region is not None
+        parts = _local(session, months, region, inst)
+    return _assemble(session, ind, year, region, inst, parts, days)
+
+
+def _may_see(actor: Actor, inst: Institution) -> bool:
+    return actor.can(Permission.AGREEMENT_MANAGE_ALL) or inst.id == actor.institution_id
+
+
+# (month, institution id) -> (numerator, denominator); for a count per day the denominator is 0
+# and the days of the months are used
+Parts = dict[tuple[str, int], tuple[int, int]]
+
+
+def _in_year(months: list[str]) -> ColumnElement[bool]:
+    return ActivityMonth.month.between(months[0], months[-1])
+
+
+def _lives_in(region: str) -> ColumnElement[bool]:
+    return ActivityMonth.residence_city.startswith(region[:2], autoescape=True)
+
+
+def _visits(
+    session: Session, months: list[str], region: str | None, inst: Institution | None
+) -> Parts:
+    where = [_in_year(months), ActivityMonth.type.in_(VISITS)]
+    if inst is not None:
+        where.append(ActivityMonth.institution_id == inst.id)
+    q = (
+        select(ActivityMonth.month, ActivityMonth.institution_id, func.sum(ActivityMonth.starts))
+        .where(*where)
+        .group_by(ActivityMonth.month, ActivityMonth.institution_id)
+    )
+    if region is not None:
+        q = q.join(Institution, Institution.id == ActivityMonth.institution_id).where(
+            Institution.province_code == region
+        )
+    return {(m, i): (int(n), 0) for m, i, n in session.execute(q)}
+
+
+def _outflow(session: Session, months: list[str], region: str, inst: Institution | None) -> Parts:
+    """Discharges of the capital's secondary-and-above hospitals: of the region's residents,
+    and all."""
+    q = (
+        select(
+            ActivityMonth.month,
+            ActivityMonth.institution_id,
+            func.sum(case((_lives_in(region), ActivityMonth.ends), else_=0)),
+            func.sum(ActivityMonth.ends),
+        )
+        .join(Institution, Institution.id == ActivityMonth.institution_id)
+        .where(
+            _in_year(months),
+            ActivityMonth.type == STAYS,
+            Institution.province_code == CAPITAL,
+            Institution.level.in_((Level.SECONDARY.value, Level.TERTIARY.value)),
+            true() if inst is None else ActivityMonth.institution_id == inst.id,
+        )
+        .group_by(ActivityMonth.month, ActivityMonth.institution_id)
+    )
+    found: Any = session.execute(q)
+    return {(m, i): (int(a), int(b)) for m, i, a, b in found}
+
+
+def _local(session: Session, months: list[str], region: str, inst: Institution | None) -> Parts:
+    """Visits and admissions of the region's residents: at institutions inside the region,
+    and everywhere (by institution, so the breakdown shows where they went)."""
+    inside = Institution.province_code == region
+    q = (
+        select(
+            ActivityMonth.month,
+            ActivityMonth.institution_id,
+            inside,
+            func.sum(ActivityMonth.starts),
+        )
+        .join(Institution, Institution.id == ActivityMonth.institution_id)
+        .where(
+            _in_year(months),
+            _lives_in(region),
+            true() if inst is None else ActivityMonth.institution_id == inst.id,
+        )
+        .group_by(ActivityMonth.month, ActivityMonth.institution_id, inside)
+    )
+    out: Parts = {}
+    for m, i, local, n in session.execute(q):
+        out[(m, i)] = (int(n) if local else 0, int(n))
+    return out
+
+
+def _assemble(
+    session: Session,
+    ind: Indicator,
+    year: int,
+    region: str | None,
+    inst: Institution | None,
+    parts: Parts,
+    days: dict[str, int],
+) -> Computed:
+    per_day = ind.unit is Unit.PER_DAY
+    institutions = {
+        i.id: i
+        for i in session.scalars(
+            select(Institution).where(Institution.id.in_({i for _, i in parts}))
+        )
+    }
+    total_days = sum(days.values())
+
+    def figure(key: str, zh: str, en: str, num: int, den: int) -> Figure:
+        value = (num / den if den else None) if per_day else share(num, den)
+        return Figure(key, zh, en, value, num, den)
+
+    by_month = []
+    for m in days:
+        num = sum(a for (mm, _), (a, _) in parts.items() if mm == m)
+        den = days[m] if per_day else sum(b for (mm, _), (_, b) in parts.items() if mm == m)
+        by_month.append(figure(m, m, m, num, den))
+    by_institution = []
+    for iid, i in sorted(institutions.items(), key=lambda kv: kv[1].code):
+        num = sum(a for (_, ii), (a, _) in parts.items() if ii == iid)
+        if per_day:
+            den = total_days
+        elif ind.slug == "local-treatment-rate":
+            # each institution's part of all the region's residents' encounters
+            num = sum(b for (_, ii), (_, b) in parts.items() if ii == iid)
+            den = sum(b for _, b in parts.values())
+        else:
+            den = sum(b for (_, ii), (_, b) in parts.items() if ii == iid)
+        by_institution.append(figure(i.code, i.name_zh, i.name_en, num, den))
+    num = sum(a for a, _ in parts.values())
+    # for visits per day: one institution's, or the sum of a region's institutions
+    den = total_days if per_day else sum(b for _, b in parts.values())
+    total = figure("total", "", "", num, den)
+    return Computed(
+        indicator=ind,
+        year=year,
+        region=region,
+        institution=inst.code if inst is not None else None,
+        value=total.value,
+        numerator=num,
+        denominator=den,
+        by_month=by_month,
+        by_institution=by_institution,
+    )
+
+
+__all__ = [
+    "Breakdown",
+    "Computed",
+    "Figure",
+    "Indicator",
+    "compute",
+    "indicator",
+    "may_read",
+    "readable",
+]

@@ -1,0 +1,57 @@
+"""The indicators API: the catalogue per role, one indicator computed with its breakdowns, and
+problem+json with a stable code for bad questions."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from medcircle.auth.domain import Role
+from tests.factories import World
+from tests.integration.activity.test_api import upload
+
+
+def test_the_catalogue_and_a_computed_indicator(client: TestClient, world: World) -> None:
+    lines = [
+        "IP-1,BD-A,儿科病房,inpatient,2025-03-01,2025-03-05,130606,5-14,J45.0,5230,",
+        "OP-1,BD-A,儿科门诊,outpatient,2025-03-02,,110105,1-4,J06.9,80,",
+    ]
+    assert upload(client, world, lines).status_code == 201
+    analyst = world.auth(Role.COMMISSION_ANALYST)
+    catalogue = client.get("/api/v1/kpis", headers=analyst).json()
+    assert {i["slug"] for i in catalogue} == {
+        "outpatient-visits-per-day",
+        "outflow-share",
+        "local-treatment-rate",
+    }
+    first = catalogue[0]
+    assert first["name_zh"] and first["formula_en"] and first["unit"] == "per_day"
+    office = client.get("/api/v1/kpis", headers=world.auth(Role.INSTITUTION_ADMIN)).json()
+    assert [i["slug"] for i in office] == ["outpatient-visits-per-day"]
+
+    r = client.get(
+        "/api/v1/kpis/local-treatment-rate",
+        params={"year": 2025, "region": "130000"},
+        headers=analyst,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # the Hebei patient's stay is local; the Beijing resident's visit is not Hebei's
+    assert (body["numerator"], body["denominator"], body["value"]) == (1, 1, 1.0)
+    assert len(body["by_month"]) == 12
+    assert body["by_institution"][0]["key"] == "BD-A"
+
+
+def test_bad_questions_answer_problem_json(client: TestClient, world: World) -> None:
+    analyst = world.auth(Role.COMMISSION_ANALYST)
+    r = client.get("/api/v1/kpis/outflow-share", params={"year": 2025}, headers=analyst)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "region_required"
+    r = client.get("/api/v1/kpis/nothing", params={"year": 2025}, headers=analyst)
+    assert (r.status_code, r.json()["code"]) == (404, "unknown_indicator")
+    r = client.get(
+        "/api/v1/kpis/outflow-share",
+        params={"year": 2025, "region": "130000"},
+        headers=world.auth(Role.INSTITUTION_ADMIN),
+    )
+    assert (r.status_code, r.json()["code"]) == (403, "forbidden")
