@@ -173,6 +173,10 @@ class _Stage:
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
         self.postgres = self.connection.dialect.name == "postgresql"
+        if not self.postgres:
+            # the stage in memory, and a larger page cache for the merge (this connection's)
+            self.connection.exec_driver_sql("PRAGMA temp_store=MEMORY")
+            self.connection.exec_driver_sql("PRAGMA cache_size=-65536")
         _STAGE.drop(self.connection, checkfirst=True)
         _STAGE.create(self.connection)
         self.raw: Any = self.connection.connection.driver_connection
@@ -215,12 +219,11 @@ class _Stage:
                 changes,
             )
         if self.staged > unchanged:
-            summary.deltas(
-                conn,
-                select(*(s[c] for c in fields)).where(~exists().where(same_key, equal)),
-                1,
-                changes,
-            )
+            written = select(*(s[c] for c in fields))
+            if unchanged:
+                # (with none unchanged, as on a first import, every staged row is written)
+                written = written.where(~exists().where(same_key, equal))
+            summary.deltas(conn, written, 1, changes)
         if matched > unchanged:
             conn.execute(
                 update(_RECORD)
