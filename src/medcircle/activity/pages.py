@@ -3,13 +3,22 @@ import did, and read a refused file's report line by line."""
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from medcircle.activity import service
+from medcircle.activity.domain import COLUMNS
+from medcircle.audit.service import safe_cells
+from medcircle.auth.domain import Permission
+from medcircle.kit import clock
+from medcircle.kit.errors import Forbidden
 from medcircle.kit.i18n import N_, gettext
+from medcircle.registry.models import Institution
 from medcircle.web.deps import DB, PageActor, settings_of
 from medcircle.web.forms import Errors
 from medcircle.web.routing import QuickRouter
@@ -105,6 +114,43 @@ def upload_page(
         max_bytes=settings_of(request).max_upload_bytes,
     )
     return RedirectResponse(f"/activity/imports/{done.id}", status_code=303)
+
+
+@router.get("/activity/imports/example.csv")
+def example_file(request: Request, session: DB, actor: PageActor) -> Response:
+    """A small file in the expected shape, with the office's own institution and division:
+    a start for an export from the hospital's system (or for trying the import)."""
+    if not actor.can(Permission.ACTIVITY_IMPORT):
+        raise Forbidden()
+    inst = session.get(Institution, actor.institution_id)
+    code, place = (inst.code, inst.division_code) if inst else ("CODE", "130606")
+    day = clock.today() - timedelta(days=1)
+    rows = [
+        ("EX-OP-1", code, "儿科门诊", "outpatient", day, "", place, "1-4", "J06.9", "86.50", ""),
+        ("EX-ER-1", code, "急诊科", "emergency", day, "", place, "15-44", "S52.5", "412.00", ""),
+        (
+            "EX-IP-1",
+            code,
+            "儿科病房",
+            "inpatient",
+            day - timedelta(days=6),
+            day,
+            place,
+            "5-14",
+            "J18.9",
+            "5230.00",
+            "",
+        ),
+    ]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(safe_cells(*r) for r in rows)
+    return Response(
+        content=buf.getvalue().encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="activity-example.csv"'},
+    )
 
 
 @router.get("/activity/imports/{import_id:int}")

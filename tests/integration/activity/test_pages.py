@@ -64,3 +64,28 @@ def test_no_file_is_asked_for_by_the_field(client: TestClient, world: World) -> 
 def test_the_page_is_for_offices_only(client: TestClient, world: World) -> None:
     login(client, "clinician")
     assert client.get("/activity/imports").status_code == 403
+
+
+def test_the_example_file_is_the_offices_own_and_imports_as_it_is(
+    client: TestClient, world: World
+) -> None:
+    token = _office(client)
+    assert 'data-testid="example-file"' in client.get("/activity/imports").text
+    example = client.get("/activity/imports/example.csv")
+    assert example.status_code == 200
+    assert example.headers["content-disposition"] == 'attachment; filename="activity-example.csv"'
+    lines = example.text.splitlines()
+    assert lines[0].split(",")[:3] == ["record_id", "institution", "department"]
+    assert all(",BD-A," in line and ",130606," in line for line in lines[1:])
+    r = client.post(
+        "/activity/imports",
+        data={"csrf_token": token},
+        files={"file": ("example.csv", example.content, "text/csv")},
+        follow_redirects=True,
+    )
+    assert "已导入：读取 3 行，新增 3 行" in r.text
+
+
+def test_the_example_file_is_for_offices(client: TestClient, world: World) -> None:
+    login(client, "clinician")
+    assert client.get("/activity/imports/example.csv").status_code == 403
