@@ -136,6 +136,7 @@ def create_app(
     from medcircle.dispatch import travel_router as dispatch_travel_router
     from medcircle.dispatch import visit_measures_pages, visit_measures_router, visits_pages
     from medcircle.dispatch import visits_router as visit_router
+    from medcircle.kpis import pages as kpi_pages
     from medcircle.kpis import router as kpi_router
     from medcircle.notifications import pages as notification_pages
     from medcircle.notifications import router as notification_router
@@ -203,6 +204,7 @@ def create_app(
         visits_pages,
         pool_pages,
         activity_pages,
+        kpi_pages,
         notification_pages,
     )
     for module in page_modules:

@@ -9,6 +9,8 @@ and institution; a hospital office its own institution's institution-level indic
 from __future__ import annotations
 
 import calendar
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,6 +19,7 @@ from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.orm import Session
 
 from medcircle.activity.models import ActivityMonth
+from medcircle.audit.service import safe_cells
 from medcircle.auth.domain import Actor, Permission
 from medcircle.kit import clock
 from medcircle.kit.errors import FieldError, Forbidden, NotFound, ValidationFailed
@@ -301,12 +304,61 @@ def _assemble(
     )
 
 
+CSV_COLUMNS = (
+    "indicator",
+    "year",
+    "region",
+    "breakdown",
+    "key",
+    "label_zh",
+    "label_en",
+    "value",
+    "numerator",
+    "denominator",
+)
+
+
+def csv_text(c: Computed) -> str:
+    """The indicator with its breakdowns as CSV (UTF-8 with BOM so spreadsheets read Chinese;
+    cells that start like a formula quoted so they stay text)."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    total = Figure("*", "", "", c.value, c.numerator, c.denominator)
+    lines = [("total", total), *(("month", f) for f in c.by_month)]
+    lines += [("institution", f) for f in c.by_institution]
+    for breakdown, f in lines:
+        writer.writerow(
+            safe_cells(
+                c.indicator.slug,
+                c.year,
+                c.region or "",
+                breakdown,
+                f.key,
+                f.label_zh,
+                f.label_en,
+                "" if f.value is None else f"{f.value:.6g}",
+                f.numerator,
+                f.denominator,
+            )
+        )
+    return buf.getvalue()
+
+
+def csv_name(c: Computed) -> str:
+    where = c.institution or c.region or "all"
+    return f"{c.indicator.slug}-{c.year}-{where}.csv"
+
+
 __all__ = [
     "Breakdown",
     "Computed",
     "Figure",
     "Indicator",
     "compute",
+    "csv_name",
+    "csv_text",
     "indicator",
     "may_read",
     "readable",

@@ -1,0 +1,55 @@
+"""The indicators in a real browser: a commission analyst opens Indicators, picks the outflow
+share for Hebei in 2025, reads the value, the bars by month and the institutions, then drills
+into one institution and downloads the CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from medcircle.activity import service as activity
+from medcircle.auth.domain import Actor, Role
+from tests.browser.support import LiveServer, PageWatch, log_in
+from tests.integration.activity.test_service import write
+from tests.integration.kpis.test_service import TODAY, lines_of_2025
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_commission_reads_and_downloads_an_indicator(
+    page: Page, live_server: LiveServer, watch: PageWatch, tmp_path: Path
+) -> None:
+    admin = Actor(
+        user_id=0, username="setup", institution_id=0, roles=frozenset({Role.PLATFORM_ADMIN})
+    )
+    with live_server.db() as session:
+        # the same records every run: a second import changes nothing
+        done = activity.import_file(session, admin, write(tmp_path, lines_of_2025()), today=TODAY)
+        assert done.status == "imported"
+    analyst = live_server.new_user(Role.COMMISSION_ANALYST, institution=live_server.world.beijing)
+    log_in(page, live_server, analyst.username)
+    page.get_by_test_id("nav-indicators").click()
+    expect(page.get_by_test_id("indicator-list")).to_be_visible()
+    page.get_by_test_id("indicator-list").get_by_role(
+        "link", name="Share of the region's residents among the capital's discharges"
+    ).click()
+    form = page.get_by_test_id("indicator-form")
+    form.locator("#f-year").select_option("2025")
+    form.locator("#f-region").select_option("130000")
+    form.get_by_role("button", name="Show").click()
+    expect(page.get_by_test_id("indicator-value")).to_have_text("36.4 %")
+    expect(page.get_by_test_id("chart-month").locator("rect")).to_have_count(12)
+    expect(
+        page.get_by_test_id("by-month").locator("tr[data-key='2025-03'] td").nth(2)
+    ).to_have_text("3")
+    page.get_by_test_id("by-institution").get_by_role("link", name="Beijing Hospital A").click()
+    expect(page.locator("#f-institution")).to_have_value("BJ-A")
+    expect(page.get_by_test_id("indicator-value")).to_have_text("36.4 %")
+    with page.expect_download() as info:
+        page.get_by_test_id("indicator-csv").click()
+    assert info.value.suggested_filename == "outflow-share-2025-BJ-A.csv"
+    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    assert "outflow-share,2025,130000,total,*,,,0.363636,4,11" in text
+    assert not watch.failed and not watch.bad_responses, (watch.failed, watch.bad_responses)

@@ -1,0 +1,69 @@
+"""The indicators page: the commission picks an indicator, a year and a region and sees the
+value, the months and the institutions, in Chinese; a hospital office sees its own institution
+only; a bad year is named by its field; the CSV export carries the same figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from medcircle.activity import service as activity
+from medcircle.auth.domain import Role
+from tests.factories import World, login
+from tests.integration.activity.test_service import actor_of, write
+from tests.integration.kpis.test_service import TODAY, lines_of_2025
+
+
+def _imported(session: Session, world: World, tmp_path: Path) -> None:
+    done = activity.import_file(
+        session, actor_of(world, Role.PLATFORM_ADMIN), write(tmp_path, lines_of_2025()), today=TODAY
+    )
+    assert done.status == "imported"
+    session.commit()
+
+
+def test_the_commission_reads_the_outflow_share_by_month_and_institution(
+    client: TestClient, world: World, session: Session, tmp_path: Path
+) -> None:
+    _imported(session, world, tmp_path)
+    token = login(client, "commissionanalyst")
+    client.post("/locale", data={"csrf_token": token, "locale": "zh_Hans", "next": "/"})
+    home = client.get("/")
+    assert 'data-testid="nav-indicators"' in home.text
+    page = client.get("/indicators/outflow-share", params={"year": 2025, "region": "130000"})
+    assert page.status_code == 200, page.text
+    assert "首都二级及以上医院出院人次" in page.text
+    # 4 of 11 discharges
+    assert "36.4 %" in page.text
+    assert 'data-key="2025-03"' in page.text and 'data-key="BJ-A"' in page.text
+    csv = client.get("/indicators/outflow-share.csv", params={"year": 2025, "region": "130000"})
+    assert csv.status_code == 200
+    assert csv.headers["content-disposition"].endswith('outflow-share-2025-130000.csv"')
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[1].startswith("outflow-share,2025,130000,total,*,,,0.363636,4,11")
+    assert any(line.startswith("outflow-share,2025,130000,month,2025-03,") for line in lines)
+
+
+def test_an_office_sees_its_own_daily_visits_only(
+    client: TestClient, world: World, session: Session, tmp_path: Path
+) -> None:
+    _imported(session, world, tmp_path)
+    login(client, "institutionadmin")
+    page = client.get("/indicators", params={"year": 2025})
+    assert page.status_code == 200
+    assert 'data-testid="indicator-value">0.2<' in page.text
+    assert 'data-key="BD-A"' in page.text and 'data-key="BJ-A"' not in page.text
+    assert "outflow-share" not in page.text
+    assert client.get("/indicators/outflow-share?year=2025").status_code == 403
+
+
+def test_a_bad_year_is_named_by_its_field(client: TestClient, world: World) -> None:
+    login(client, "commissionanalyst")
+    page = client.get("/indicators/local-treatment-rate", params={"year": "1990"})
+    assert page.status_code == 422
+    assert 'id="year-error"' in page.text and "2000" in page.text
+    page = client.get("/indicators/local-treatment-rate", params={"year": "abc"})
+    assert page.status_code == 422 and 'id="year-error"' in page.text
+    assert client.get("/indicators/nothing?year=2025").status_code == 404
