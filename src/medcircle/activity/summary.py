@@ -40,7 +40,8 @@ def city_of(column: Any) -> ColumnElement[str]:
     return func.substr(column, 1, 4).concat(literal("00"))
 
 
-def _days(start: Any, end: Any, postgres: bool) -> ColumnElement[int]:
+def days_between(start: Any, end: Any, postgres: bool) -> ColumnElement[int]:
+    """The days from one date column to another (SQLite keeps dates as ISO text)."""
     if postgres:
         return end - start  # type: ignore[no-any-return]
     return cast(func.julianday(end) - func.julianday(start), Integer)
@@ -75,7 +76,7 @@ def deltas(conn: Connection, rows: Select[Any], sign: int, into: dict[Key, list[
             q.c.type,
             city,
             func.count(),
-            func.coalesce(func.sum(_days(q.c.start_on, q.c.end_on, postgres)), 0),
+            func.coalesce(func.sum(days_between(q.c.start_on, q.c.end_on, postgres)), 0),
         )
         .where(q.c.end_on.is_not(None))
         .group_by(q.c.institution_id, ended, q.c.type, city)

@@ -15,6 +15,8 @@ class Unit(StrEnum):
     PER_DAY = "per_day"
     # a share between 0 and 1
     SHARE = "share"
+    # a count over the period
+    COUNT = "count"
 
 
 class Breakdown(StrEnum):
@@ -85,6 +87,50 @@ INDICATORS: tuple[Indicator, ...] = (
         source="activity",
         scope=Scope.REGION,
         breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+    ),
+)
+
+
+def _visit_count(slug: str, zh: str, en: str, what_zh: str, what_en: str) -> Indicator:
+    """An indicator of what visiting experts did, from the visit records."""
+    return Indicator(
+        slug=slug,
+        name_zh=zh,
+        name_en=en,
+        unit=Unit.COUNT,
+        formula_zh=f"期间内开始的外派专家出诊记录中的{what_zh}（地区：出诊机构所在省份）",
+        formula_en=(
+            f"{what_en} of the visit records starting in the period (region: the province of "
+            "the site visited)"
+        ),
+        source="visits",
+        scope=Scope.INSTITUTION,
+        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+    )
+
+
+INDICATORS += (
+    _visit_count("out-calls", "外派出诊次数", "Out-calls", "记录数", "the number"),
+    _visit_count(
+        "expert-person-visits",
+        "专家出诊人次（人·天）",
+        "Expert person-visits",
+        "在岗天数之和",
+        "the expert-days on site",
+    ),
+    _visit_count(
+        "patients-received",
+        "外派专家接诊患者数",
+        "Patients received by visiting experts",
+        "接诊门诊患者数之和",
+        "the outpatients seen",
+    ),
+    _visit_count(
+        "visiting-operations",
+        "外派专家手术台次",
+        "Operations by visiting experts",
+        "手术台次之和",
+        "the operations performed",
     ),
 )
 

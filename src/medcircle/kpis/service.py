@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from medcircle.activity.models import ActivityMonth
+from medcircle.activity.summary import days_between, month_of
 from medcircle.audit.service import safe_cells
 from medcircle.auth.domain import Actor, Permission
+from medcircle.dispatch.models import VisitOperation, VisitRecord
 from medcircle.kit import clock
 from medcircle.kit.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from medcircle.kit.i18n import N_
@@ -153,7 +155,9 @@ def compute(
         raise _bad("region", "region_required", N_("Choose a region."))
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     days = {m: _days(m, today) for m in months}
-    if ind.slug == "outpatient-visits-per-day":
+    if ind.source == "visits":
+        parts = _expert_visits(session, ind.slug, months, region, inst)
+    elif ind.slug == "outpatient-visits-per-day":
         parts = _visits(session, months, region, inst)
     elif ind.slug == "outflow-share":
         assert region is not None
@@ -248,6 +252,51 @@ def _local(session: Session, months: list[str], region: str, inst: Institution |
     return out
 
 
+# what each visit indicator sums over the records
+_VISIT_MEASURES = ("out-calls", "expert-person-visits", "patients-received", "visiting-operations")
+
+
+def _expert_visits(
+    session: Session, slug: str, months: list[str], region: str | None, inst: Institution | None
+) -> Parts:
+    """Visit records starting in the year, by month and home institution (the experts'):
+    counted, their days on site, outpatients seen and operations summed."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    ops = (
+        select(VisitOperation.visit_id, func.sum(VisitOperation.count).label("n"))
+        .group_by(VisitOperation.visit_id)
+        .subquery()
+    )
+    v = VisitRecord
+    month = month_of(v.starts_on, postgres)
+    site = aliased(Institution)
+    q = (
+        select(
+            month,
+            v.home_institution_id,
+            func.count(),
+            func.sum(days_between(v.starts_on, v.ends_on, postgres) + 1),
+            func.sum(v.outpatients),
+            func.sum(func.coalesce(ops.c.n, 0)),
+        )
+        .outerjoin(ops, ops.c.visit_id == v.id)
+        .join(site, site.id == v.site_institution_id)
+        .where(
+            v.starts_on.between(
+                date.fromisoformat(months[0] + "-01"), date.fromisoformat(months[-1] + "-31")
+            ),
+            true() if region is None else site.province_code == region,
+            true()
+            if inst is None
+            else or_(v.home_institution_id == inst.id, v.site_institution_id == inst.id),
+        )
+        .group_by(month, v.home_institution_id)
+    )
+    at = 2 + _VISIT_MEASURES.index(slug)
+    found: Any = session.execute(q)
+    return {(row[0], row[1]): (int(row[at] or 0), 0) for row in found}
+
+
 def _assemble(
     session: Session,
     ind: Indicator,
@@ -266,7 +315,11 @@ def _assemble(
     }
     total_days = sum(days.values())
 
+    count = ind.unit is Unit.COUNT
+
     def figure(key: str, zh: str, en: str, num: int, den: int) -> Figure:
+        if count:
+            return Figure(key, zh, en, float(num), num, 0)
         value = (num / den if den else None) if per_day else share(num, den)
         return Figure(key, zh, en, value, num, den)
 

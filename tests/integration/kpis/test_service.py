@@ -5,7 +5,7 @@ bad questions get their field's error."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from medcircle.activity import service as activity
 from medcircle.auth.domain import Role
+from medcircle.dispatch.models import VisitOperation, VisitRecord
 from medcircle.kit.errors import Forbidden, NotFound, ValidationFailed
 from medcircle.kpis import service
-from tests.factories import World
+from tests.factories import World, now
 from tests.integration.activity.test_service import actor_of, write
 
 TODAY = date(2026, 11, 30)
@@ -113,9 +114,8 @@ def test_a_hospital_office_sees_its_own_institution_only(imported: World, sessio
         compute(imported, session, "outflow-share", office, region=HEBEI)
     with pytest.raises(Forbidden):
         compute(imported, session, "outpatient-visits-per-day", Role.CLINICIAN)
-    assert [i.slug for i in service.readable(actor_of(imported, office))] == [
-        "outpatient-visits-per-day"
-    ]
+    readable = [i.slug for i in service.readable(actor_of(imported, office))]
+    assert "outpatient-visits-per-day" in readable and "outflow-share" not in readable
 
 
 @pytest.mark.parametrize(
@@ -145,3 +145,51 @@ def test_unknown_indicators_and_institutions_are_not_found(world: World, session
     with pytest.raises(NotFound) as e:
         compute(world, session, "outpatient-visits-per-day", institution="NOPE")
     assert e.value.code == "unknown_institution"
+
+
+def _visit(session: Session, world: World, site: int, starts: date, days: int, seen: int) -> int:
+    v = VisitRecord(
+        user_id=world.users[Role.EXPERT].id,
+        home_institution_id=world.beijing.id,
+        site_institution_id=site,
+        starts_on=starts,
+        ends_on=starts + timedelta(days=days - 1),
+        outpatients=seen,
+        created_at=now(),
+        updated_at=now(),
+    )
+    session.add(v)
+    session.flush()
+    return v.id
+
+
+def test_what_visiting_experts_did_in_hebei(world: World, session: Session) -> None:
+    first = _visit(session, world, world.baoding.id, date(2025, 3, 3), 3, 10)
+    session.add(VisitOperation(visit_id=first, icd10_code="C91.0", procedure="穿刺", count=2))
+    _visit(session, world, world.baoding2.id, date(2025, 3, 10), 1, 5)
+    _visit(session, world, world.baoding.id, date(2025, 6, 2), 1, 0)
+    # a visit inside Beijing, and one of another year, are not Hebei's 2025
+    _visit(session, world, world.beijing2.id, date(2025, 3, 4), 1, 7)
+    _visit(session, world, world.baoding.id, date(2024, 12, 30), 1, 9)
+    session.flush()
+    figures = {
+        slug: compute(world, session, slug, region=HEBEI)
+        for slug in (
+            "out-calls",
+            "expert-person-visits",
+            "patients-received",
+            "visiting-operations",
+        )
+    }
+    assert {s: c.value for s, c in figures.items()} == {
+        "out-calls": 3,
+        "expert-person-visits": 5,
+        "patients-received": 15,
+        "visiting-operations": 2,
+    }
+    calls = figures["out-calls"]
+    assert {f.key: f.value for f in calls.by_month if f.value} == {"2025-03": 2, "2025-06": 1}
+    assert [(f.key, f.value) for f in calls.by_institution] == [("BJ-A", 3)]
+    # a Baoding hospital office sees the visits to its own institution
+    own = compute(world, session, "out-calls", Role.INSTITUTION_ADMIN)
+    assert own.value == 2
