@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from medcircle.auth.domain import Actor, Permission
 from medcircle.kit import clock
-from medcircle.kit.errors import DomainError, Forbidden
+from medcircle.kit.errors import DomainError, Forbidden, NotFound
 from medcircle.kit.i18n import N_
 from medcircle.kpis import service
 from medcircle.kpis.catalogue import Scope
@@ -78,8 +78,16 @@ def indicators_page(request: Request, session: DB, actor: PageActor) -> Response
     return _page(request, session, actor, readable[0].slug)
 
 
-@router.get("/indicators/{slug}.csv")
-def indicator_csv(request: Request, session: DB, actor: PageActor, slug: str) -> Response:
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/indicators/{slug}.{extension:str}")
+def indicator_file(
+    request: Request, session: DB, actor: PageActor, slug: str, extension: str
+) -> Response:
+    """The indicator with its breakdowns as CSV or as an Excel workbook."""
+    if extension not in ("csv", "xlsx"):
+        raise NotFound()
     errors = Errors()
     asked = _asked(request, errors)
     computed = service.compute(
@@ -90,11 +98,18 @@ def indicator_csv(request: Request, session: DB, actor: PageActor, slug: str) ->
         region=asked["region"],
         institution=asked["institution"],
     )
+    if extension == "csv":
+        content = service.csv_text(computed).encode("utf-8")
+        media_type = "text/csv; charset=utf-8"
+    else:
+        content, media_type = service.xlsx_bytes(computed), XLSX
     return Response(
-        content=service.csv_text(computed).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
+        content=content,
+        media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{service.csv_name(computed)}"',
+            "Content-Disposition": (
+                f'attachment; filename="{service.file_name(computed, extension)}"'
+            ),
             "Cache-Control": "private, no-store",
         },
     )

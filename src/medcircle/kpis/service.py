@@ -371,37 +371,60 @@ CSV_COLUMNS = (
 )
 
 
+def table_rows(c: Computed) -> list[tuple[Any, ...]]:
+    """The indicator with its breakdowns as rows of ``CSV_COLUMNS``: the total, each month,
+    each institution."""
+    total = Figure("*", "", "", c.value, c.numerator, c.denominator)
+    lines = [("total", total), *(("month", f) for f in c.by_month)]
+    lines += [("institution", f) for f in c.by_institution]
+    return [
+        (
+            c.indicator.slug,
+            c.year,
+            c.region or "",
+            breakdown,
+            f.key,
+            f.label_zh,
+            f.label_en,
+            f.value,
+            f.numerator,
+            f.denominator,
+        )
+        for breakdown, f in lines
+    ]
+
+
 def csv_text(c: Computed) -> str:
-    """The indicator with its breakdowns as CSV (UTF-8 with BOM so spreadsheets read Chinese;
-    cells that start like a formula quoted so they stay text)."""
+    """The table as CSV (UTF-8 with BOM so spreadsheets read Chinese; cells that start like a
+    formula quoted so they stay text)."""
     buf = io.StringIO()
     buf.write("\ufeff")
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
-    total = Figure("*", "", "", c.value, c.numerator, c.denominator)
-    lines = [("total", total), *(("month", f) for f in c.by_month)]
-    lines += [("institution", f) for f in c.by_institution]
-    for breakdown, f in lines:
-        writer.writerow(
-            safe_cells(
-                c.indicator.slug,
-                c.year,
-                c.region or "",
-                breakdown,
-                f.key,
-                f.label_zh,
-                f.label_en,
-                "" if f.value is None else f"{f.value:.6g}",
-                f.numerator,
-                f.denominator,
-            )
-        )
+    for row in table_rows(c):
+        value = row[7]
+        writer.writerow(safe_cells(*row[:7], "" if value is None else f"{value:.6g}", *row[8:]))
     return buf.getvalue()
 
 
-def csv_name(c: Computed) -> str:
+def xlsx_bytes(c: Computed) -> bytes:
+    """The table as an Excel workbook (numbers as numbers; text that starts like a formula
+    quoted so it stays text)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(c.indicator.slug[:31])
+    sheet.append(CSV_COLUMNS)
+    for row in table_rows(c):
+        sheet.append([safe_cells(v)[0] if isinstance(v, str) else v for v in row])
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def file_name(c: Computed, extension: str) -> str:
     where = c.institution or c.region or "all"
-    return f"{c.indicator.slug}-{c.year}-{where}.csv"
+    return f"{c.indicator.slug}-{c.year}-{where}.{extension}"
 
 
 __all__ = [
@@ -410,9 +433,11 @@ __all__ = [
     "Figure",
     "Indicator",
     "compute",
-    "csv_name",
     "csv_text",
+    "file_name",
     "indicator",
     "may_read",
     "readable",
+    "table_rows",
+    "xlsx_bytes",
 ]

@@ -4,9 +4,12 @@ only; a bad year is named by its field; the CSV export carries the same figures.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from medcircle.activity import service as activity
@@ -44,6 +47,15 @@ def test_the_commission_reads_the_outflow_share_by_month_and_institution(
     lines = csv.content.decode("utf-8-sig").splitlines()
     assert lines[1].startswith("outflow-share,2025,130000,total,*,,,0.363636,4,11")
     assert any(line.startswith("outflow-share,2025,130000,month,2025-03,") for line in lines)
+    xlsx = client.get("/indicators/outflow-share.xlsx", params={"year": 2025, "region": "130000"})
+    assert xlsx.status_code == 200
+    assert xlsx.headers["content-disposition"].endswith('outflow-share-2025-130000.xlsx"')
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("indicator", "year", "region", "breakdown")
+    assert rows[1][3:] == ("total", "*", None, None, pytest.approx(4 / 11), 4, 11)
+    assert len(rows) == 1 + 1 + 12 + 1
+    assert client.get("/indicators/outflow-share.pdf?year=2025").status_code == 404
 
 
 def test_an_office_sees_its_own_daily_visits_only(
