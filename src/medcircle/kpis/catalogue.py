@@ -17,6 +17,10 @@ class Unit(StrEnum):
     SHARE = "share"
     # a count over the period
     COUNT = "count"
+    # one count for each of another (e.g. referrals down for each referral up)
+    RATIO = "ratio"
+    # a mean duration, in minutes
+    MINUTES = "minutes"
 
 
 class Breakdown(StrEnum):
@@ -131,6 +135,91 @@ INDICATORS += (
         "Operations by visiting experts",
         "手术台次之和",
         "the operations performed",
+    ),
+)
+
+
+def _of_records(
+    slug: str,
+    zh: str,
+    en: str,
+    unit: Unit,
+    formula_zh: str,
+    formula_en: str,
+    source: str,
+) -> Indicator:
+    return Indicator(
+        slug=slug,
+        name_zh=zh,
+        name_en=en,
+        unit=unit,
+        formula_zh=formula_zh,
+        formula_en=formula_en,
+        source=source,
+        scope=Scope.INSTITUTION,
+        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+    )
+
+
+INDICATORS += (
+    _of_records(
+        "referrals-up",
+        "上转人次",
+        "Referrals up",
+        Unit.COUNT,
+        "期间内（北京时间）提交的上转申请数（地区、机构：转出方）",
+        "upward referrals submitted in the period, Beijing time (region and institution: the "
+        "sending side)",
+        "referrals",
+    ),
+    _of_records(
+        "referrals-down",
+        "下转人次",
+        "Referrals down",
+        Unit.COUNT,
+        "期间内（北京时间）提交的下转申请数（地区、机构：接收方）",
+        "downward referrals submitted in the period, Beijing time (region and institution: the "
+        "receiving side)",
+        "referrals",
+    ),
+    _of_records(
+        "referral-down-up-ratio",
+        "下转与上转之比",
+        "Referrals down for each referral up",
+        Unit.RATIO,
+        "期间内下转人次 ÷ 上转人次（地区、机构：本地一方）",
+        "referrals down ÷ referrals up in the period (region and institution: the local side)",
+        "referrals",
+    ),
+    _of_records(
+        "remote-consultations",
+        "远程会诊例数",
+        "Remote consultations",
+        Unit.COUNT,
+        "期间内（北京时间）提出的远程会诊数（地区、机构：申请方）",
+        "remote consultations asked in the period, Beijing time (region and institution: the "
+        "asking side)",
+        "consultations",
+    ),
+    _of_records(
+        "consultation-answer-minutes",
+        "会诊平均答复时长（分钟）",
+        "Consultation answer time (mean minutes)",
+        Unit.MINUTES,
+        "期间内提出并已答复的会诊，从提出到首次答复的时长（不计暂停）之平均",
+        "the mean time from asking to the first opinion (pauses left out) of the consultations "
+        "asked in the period and answered",
+        "consultations",
+    ),
+    _of_records(
+        "consultation-within-target",
+        "会诊按时答复率",
+        "Consultations answered within target",
+        Unit.SHARE,
+        "期间内提出的会诊中在时限内首次答复的 ÷ 已有结论（按时或超时）的会诊",
+        "consultations asked in the period first answered within their target ÷ those whose "
+        "target was met or missed",
+        "consultations",
     ),
 )
 

@@ -12,7 +12,7 @@ import calendar
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, or_, select, true
@@ -22,8 +22,10 @@ from medcircle.activity.models import ActivityMonth
 from medcircle.activity.summary import days_between, month_of
 from medcircle.audit.service import safe_cells
 from medcircle.auth.domain import Actor, Permission
+from medcircle.consultations.models import Consultation
 from medcircle.dispatch.models import VisitOperation, VisitRecord
 from medcircle.kit import clock
+from medcircle.kit.clock import CST
 from medcircle.kit.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from medcircle.kit.i18n import N_
 from medcircle.kpis.catalogue import (
@@ -36,6 +38,7 @@ from medcircle.kpis.catalogue import (
     province_of,
     share,
 )
+from medcircle.referrals.models import Referral
 from medcircle.registry.domain import Level
 from medcircle.registry.models import Division, Institution
 
@@ -157,6 +160,10 @@ def compute(
     days = {m: _days(m, today) for m in months}
     if ind.source == "visits":
         parts = _expert_visits(session, ind.slug, months, region, inst)
+    elif ind.source == "referrals":
+        parts = _referrals(session, ind.slug, year, region, inst)
+    elif ind.source == "consultations":
+        parts = _consultations(session, ind.slug, year, region, inst)
     elif ind.slug == "outpatient-visits-per-day":
         parts = _visits(session, months, region, inst)
     elif ind.slug == "outflow-share":
@@ -297,6 +304,101 @@ def _expert_visits(
     return {(row[0], row[1]): (int(row[at] or 0), 0) for row in found}
 
 
+def _cst_month(column: Any, postgres: bool) -> ColumnElement[str]:
+    """YYYY-MM of a UTC timestamp, in Beijing time (SQLite keeps them as naive UTC text)."""
+    if postgres:
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
+    return func.substr(func.datetime(column, "+8 hours"), 1, 7)
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    """The calendar year in Beijing time, as UTC instants (the end excluded)."""
+    return (
+        datetime(year, 1, 1, tzinfo=CST).astimezone(UTC),
+        datetime(year + 1, 1, 1, tzinfo=CST).astimezone(UTC),
+    )
+
+
+def _referrals(
+    session: Session, slug: str, year: int, region: str | None, inst: Institution | None
+) -> Parts:
+    """Referrals submitted in the year, by month and by the local side (the sender of a
+    referral up, the receiver of one down): up and down counted."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    r = Referral
+    local = case((r.direction == "up", r.sender_institution_id), else_=r.receiver_institution_id)
+    place = aliased(Institution)
+    month = _cst_month(r.submitted_at, postgres)
+    start, end = _year_bounds(year)
+    q = (
+        select(
+            month,
+            local,
+            func.sum(case((r.direction == "up", 1), else_=0)),
+            func.sum(case((r.direction == "down", 1), else_=0)),
+        )
+        .join(place, place.id == local)
+        .where(
+            r.submitted_at >= start,
+            r.submitted_at < end,
+            true() if region is None else place.province_code == region,
+            true()
+            if inst is None
+            else or_(r.sender_institution_id == inst.id, r.receiver_institution_id == inst.id),
+        )
+        .group_by(month, local)
+    )
+    found: Any = session.execute(q)
+    out: Parts = {}
+    for m, i, up, down in found:
+        up, down = int(up or 0), int(down or 0)
+        out[(m, i)] = {"referrals-up": (up, 0), "referrals-down": (down, 0)}.get(slug, (down, up))
+    return out
+
+
+def _consultations(
+    session: Session, slug: str, year: int, region: str | None, inst: Institution | None
+) -> Parts:
+    """Consultations asked in the year, by month and asking institution: counted, their time
+    to the first opinion summed over those answered, and those answered within target."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    c = Consultation
+    place = aliased(Institution)
+    month = _cst_month(c.asked_at, postgres)
+    start, end = _year_bounds(year)
+    q = (
+        select(
+            month,
+            c.asker_institution_id,
+            func.count(),
+            func.coalesce(func.sum(c.first_answer_seconds), 0),
+            func.count(c.first_answer_seconds),
+            func.sum(case((c.within_target.is_(True), 1), else_=0)),
+            func.count(c.within_target),
+        )
+        .join(place, place.id == c.asker_institution_id)
+        .where(
+            c.asked_at >= start,
+            c.asked_at < end,
+            true() if region is None else place.province_code == region,
+            true()
+            if inst is None
+            else or_(c.asker_institution_id == inst.id, c.answer_institution_id == inst.id),
+        )
+        .group_by(month, c.asker_institution_id)
+    )
+    found: Any = session.execute(q)
+    out: Parts = {}
+    for m, i, asked, seconds, answered, within, known in found:
+        if slug == "remote-consultations":
+            out[(m, i)] = (int(asked), 0)
+        elif slug == "consultation-answer-minutes":
+            out[(m, i)] = (int(seconds), int(answered))
+        else:
+            out[(m, i)] = (int(within or 0), int(known))
+    return out
+
+
 def _assemble(
     session: Session,
     ind: Indicator,
@@ -320,7 +422,9 @@ def _assemble(
     def figure(key: str, zh: str, en: str, num: int, den: int) -> Figure:
         if count:
             return Figure(key, zh, en, float(num), num, 0)
-        value = (num / den if den else None) if per_day else share(num, den)
+        value = share(num, den)
+        if value is not None and ind.unit is Unit.MINUTES:
+            value /= 60
         return Figure(key, zh, en, value, num, den)
 
     by_month = []
