@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from medcircle.activity import service as activity
 from medcircle.auth.domain import Actor, Role
+from medcircle.kpis.catalogue import INDICATORS
 from tests.browser.support import LiveServer, PageWatch, log_in
 from tests.integration.activity.test_service import write
 from tests.integration.kpis.test_service import TODAY, lines_of_2025
@@ -31,10 +32,12 @@ def test_the_commission_reads_and_downloads_an_indicator(
     analyst = live_server.new_user(Role.COMMISSION_ANALYST, institution=live_server.world.beijing)
     log_in(page, live_server, analyst.username)
     page.get_by_test_id("nav-indicators").click()
-    expect(page.get_by_test_id("indicator-list")).to_be_visible()
-    page.get_by_test_id("indicator-list").get_by_role(
+    board = page.get_by_test_id("dashboard")
+    expect(board.locator("section[data-slug]")).to_have_count(len(INDICATORS))
+    board.get_by_role(
         "link", name="Share of the region's residents among the capital's discharges"
     ).click()
+    expect(page.get_by_test_id("indicator-list")).to_be_visible()
     form = page.get_by_test_id("indicator-form")
     form.locator("#f-year").select_option("2025")
     form.locator("#f-region").select_option("130000")

@@ -71,11 +71,40 @@ def _asked(request: Request, errors: Errors) -> dict[str, Any]:
 
 
 @router.get("/indicators")
-def indicators_page(request: Request, session: DB, actor: PageActor) -> Response:
+def dashboard_page(request: Request, session: DB, actor: PageActor) -> Response:
+    """Every indicator one may compute, for a year and a region (and an institution), each
+    with its value and its months; each links to its page."""
     readable = service.readable(actor)
     if not readable:
         raise Forbidden()
-    return _page(request, session, actor, readable[0].slug)
+    errors = Errors()
+    asked = _asked(request, errors)
+    asked["region"] = asked["region"] or DEFAULT_REGION
+    cards = []
+    if not errors and asked["year"] is not None:
+        for ind in readable:
+            try:
+                computed = service.compute(
+                    session,
+                    actor,
+                    ind.slug,
+                    asked["year"],
+                    region=asked["region"],
+                    institution=asked["institution"],
+                )
+            except DomainError as exc:
+                if exc.status != 422:
+                    raise
+                errors.from_domain(exc)
+                break
+            peak = max((f.value or 0 for f in computed.by_month), default=0)
+            cards.append({"indicator": ind, "c": computed, "peak": peak})
+    return render(
+        request,
+        "kpis/dashboard.html",
+        {"cards": cards, "asked": asked, "errors": errors, **_choices(session, actor)},
+        status_code=422 if errors else 200,
+    )
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

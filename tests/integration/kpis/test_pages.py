@@ -5,6 +5,7 @@ only; a bad year is named by its field; the CSV export carries the same figures.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from medcircle.activity import service as activity
 from medcircle.auth.domain import Role
+from medcircle.kpis.catalogue import INDICATORS
 from tests.factories import World, login
 from tests.integration.activity.test_service import actor_of, write
 from tests.integration.kpis.test_service import TODAY, lines_of_2025
@@ -63,11 +65,13 @@ def test_an_office_sees_its_own_daily_visits_only(
 ) -> None:
     _imported(session, world, tmp_path)
     login(client, "institutionadmin")
-    page = client.get("/indicators", params={"year": 2025})
-    assert page.status_code == 200
+    board = client.get("/indicators", params={"year": 2025})
+    assert board.status_code == 200
+    assert 'data-slug="outpatient-visits-per-day"' in board.text
+    assert "outflow-share" not in board.text and 'id="f-region"' not in board.text
+    page = client.get("/indicators/outpatient-visits-per-day", params={"year": 2025})
     assert 'data-testid="indicator-value">0.2<' in page.text
     assert 'data-key="BD-A"' in page.text and 'data-key="BJ-A"' not in page.text
-    assert "outflow-share" not in page.text
     assert client.get("/indicators/outflow-share?year=2025").status_code == 403
 
 
@@ -79,3 +83,19 @@ def test_a_bad_year_is_named_by_its_field(client: TestClient, world: World) -> N
     page = client.get("/indicators/local-treatment-rate", params={"year": "abc"})
     assert page.status_code == 422 and 'id="year-error"' in page.text
     assert client.get("/indicators/nothing?year=2025").status_code == 404
+
+
+def test_the_dashboard_shows_every_indicator_of_the_year_and_region(
+    client: TestClient, world: World, session: Session, tmp_path: Path
+) -> None:
+    _imported(session, world, tmp_path)
+    login(client, "commissionanalyst")
+    board = client.get("/indicators", params={"year": 2025, "region": "130000"})
+    assert board.status_code == 200
+    cards = re.findall(r'data-slug="([^"]+)"', board.text)
+    assert cards == [i.slug for i in INDICATORS]
+    outflow = board.text.split('data-slug="outflow-share"')[1]
+    assert 'data-testid="card-value">36.4 %<' in outflow
+    assert 'href="/indicators/outflow-share?year=2025&amp;region=130000"' in outflow
+    bad = client.get("/indicators", params={"year": "1999"})
+    assert bad.status_code == 422 and 'id="year-error"' in bad.text
