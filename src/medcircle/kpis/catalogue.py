@@ -95,21 +95,39 @@ INDICATORS: tuple[Indicator, ...] = (
 )
 
 
-def _visit_count(slug: str, zh: str, en: str, what_zh: str, what_en: str) -> Indicator:
-    """An indicator of what visiting experts did, from the visit records."""
+def _of_records(
+    slug: str,
+    zh: str,
+    en: str,
+    unit: Unit,
+    formula_zh: str,
+    formula_en: str,
+    source: str,
+) -> Indicator:
     return Indicator(
         slug=slug,
         name_zh=zh,
         name_en=en,
-        unit=Unit.COUNT,
-        formula_zh=f"期间内开始的外派专家出诊记录中的{what_zh}（地区：出诊机构所在省份）",
-        formula_en=(
-            f"{what_en} of the visit records starting in the period (region: the province of "
-            "the site visited)"
-        ),
-        source="visits",
+        unit=unit,
+        formula_zh=formula_zh,
+        formula_en=formula_en,
+        source=source,
         scope=Scope.INSTITUTION,
         breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+    )
+
+
+def _visit_count(slug: str, zh: str, en: str, what_zh: str, what_en: str) -> Indicator:
+    """An indicator of what visiting experts did, from the visit records."""
+    return _of_records(
+        slug,
+        zh,
+        en,
+        Unit.COUNT,
+        f"期间内开始的外派专家出诊记录中的{what_zh}（地区：出诊机构所在省份）",
+        f"{what_en} of the visit records starting in the period (region: the province of the "
+        "site visited)",
+        "visits",
     )
 
 
@@ -137,28 +155,6 @@ INDICATORS += (
         "the operations performed",
     ),
 )
-
-
-def _of_records(
-    slug: str,
-    zh: str,
-    en: str,
-    unit: Unit,
-    formula_zh: str,
-    formula_en: str,
-    source: str,
-) -> Indicator:
-    return Indicator(
-        slug=slug,
-        name_zh=zh,
-        name_en=en,
-        unit=unit,
-        formula_zh=formula_zh,
-        formula_en=formula_en,
-        source=source,
-        scope=Scope.INSTITUTION,
-        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
-    )
 
 
 INDICATORS += (

@@ -70,6 +70,19 @@ def _asked(request: Request, errors: Errors) -> dict[str, Any]:
     }
 
 
+def _compute(session: DB, actor: Actor, slug: str, asked: dict[str, Any]) -> service.Computed:
+    """The indicator for the year, region and institution asked (a year that could not be
+    read is refused by the service's check of the year)."""
+    return service.compute(
+        session,
+        actor,
+        slug,
+        asked["year"] or 0,
+        region=asked["region"],
+        institution=asked["institution"],
+    )
+
+
 @router.get("/indicators")
 def dashboard_page(request: Request, session: DB, actor: PageActor) -> Response:
     """Every indicator one may compute, for a year and a region (and an institution), each
@@ -84,14 +97,7 @@ def dashboard_page(request: Request, session: DB, actor: PageActor) -> Response:
     if not errors and asked["year"] is not None:
         for ind in readable:
             try:
-                computed = service.compute(
-                    session,
-                    actor,
-                    ind.slug,
-                    asked["year"],
-                    region=asked["region"],
-                    institution=asked["institution"],
-                )
+                computed = _compute(session, actor, ind.slug, asked)
             except DomainError as exc:
                 if exc.status != 422:
                     raise
@@ -119,14 +125,7 @@ def indicator_file(
         raise NotFound()
     errors = Errors()
     asked = _asked(request, errors)
-    computed = service.compute(
-        session,
-        actor,
-        slug,
-        asked["year"] or 0,
-        region=asked["region"],
-        institution=asked["institution"],
-    )
+    computed = _compute(session, actor, slug, asked)
     if extension == "csv":
         content = service.csv_text(computed).encode("utf-8")
         media_type = "text/csv; charset=utf-8"
@@ -160,14 +159,7 @@ def _page(request: Request, session: DB, actor: Actor, slug: str) -> Response:
     computed = None
     if not errors and asked["year"] is not None:
         try:
-            computed = service.compute(
-                session,
-                actor,
-                slug,
-                asked["year"],
-                region=asked["region"],
-                institution=asked["institution"],
-            )
+            computed = _compute(session, actor, slug, asked)
         except DomainError as exc:
             if exc.status != 422:
                 raise
