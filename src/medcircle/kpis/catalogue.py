@@ -21,6 +21,8 @@ class Unit(StrEnum):
     RATIO = "ratio"
     # a mean duration, in minutes
     MINUTES = "minutes"
+    # a mean duration, in days
+    DAYS = "days"
 
 
 class Breakdown(StrEnum):
@@ -188,6 +190,16 @@ INDICATORS += (
         "referrals",
     ),
     _of_records(
+        "referral-wait-days",
+        "上转等待天数（平均）",
+        "Referral wait (mean days)",
+        Unit.DAYS,
+        "期间内提交并已预约的上转申请，从提交到预约就诊的天数之平均（地区、机构：转出方）",
+        "the mean days from submission to the appointment of the upward referrals submitted in "
+        "the period and given one (region and institution: the sending side)",
+        "referrals",
+    ),
+    _of_records(
         "remote-consultations",
         "远程会诊例数",
         "Remote consultations",
@@ -216,6 +228,29 @@ INDICATORS += (
         "consultations asked in the period first answered within their target ÷ those whose "
         "target was met or missed",
         "consultations",
+    ),
+)
+
+INDICATORS += (
+    _of_records(
+        "cleanroom-wait-days",
+        "层流仓等待天数（平均）",
+        "Cleanroom wait (mean days)",
+        Unit.DAYS,
+        "期间内（北京时间）入仓者从登记候床到入仓的天数之平均（地区、机构：层流仓所在机构）",
+        "the mean days from listing to admission of the patients admitted to a cleanroom in the "
+        "period, Beijing time (region and institution: where the room is)",
+        "pools",
+    ),
+    _of_records(
+        "cleanroom-occupancy",
+        "层流仓占用率",
+        "Cleanroom occupancy",
+        Unit.SHARE,
+        "期间内层流仓被入仓患者占用的天数 ÷ 池中层流仓的天数（自登记之日起）",
+        "the days the cleanrooms were occupied by an admission in the period ÷ the days of the "
+        "pools' cleanrooms (from the day each was registered)",
+        "pools",
     ),
 )
 

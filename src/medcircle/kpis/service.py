@@ -12,10 +12,10 @@ import calendar
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from medcircle.activity.models import ActivityMonth
@@ -38,6 +38,7 @@ from medcircle.kpis.catalogue import (
     province_of,
     share,
 )
+from medcircle.pools.models import Admission, ResourcePool, ResourceUnit, WaitlistEntry
 from medcircle.referrals.models import Referral
 from medcircle.registry.domain import Level
 from medcircle.registry.models import Division, Institution
@@ -162,6 +163,8 @@ def compute(
         parts = _expert_visits(session, ind.slug, months, region, inst)
     elif ind.source == "referrals":
         parts = _referrals(session, ind.slug, year, region, inst)
+    elif ind.source == "pools":
+        parts = _cleanrooms(session, ind.slug, year, region, inst, today)
     elif ind.source == "consultations":
         parts = _consultations(session, ind.slug, year, region, inst)
     elif ind.slug == "outpatient-visits-per-day":
@@ -330,12 +333,20 @@ def _referrals(
     place = aliased(Institution)
     month = _cst_month(r.submitted_at, postgres)
     start, end = _year_bounds(year)
+    waited = r.direction == "up"
+    if slug == "referral-wait-days":
+        # the upward referrals given an appointment
+        waited = and_(r.direction == "up", r.appointment_at.is_not(None))
     q = (
         select(
             month,
             local,
             func.sum(case((r.direction == "up", 1), else_=0)),
             func.sum(case((r.direction == "down", 1), else_=0)),
+            func.coalesce(
+                func.sum(case((waited, _seconds(r.submitted_at, r.appointment_at, postgres)))), 0
+            ),
+            func.sum(case((waited, 1), else_=0)),
         )
         .join(place, place.id == local)
         .where(
@@ -350,10 +361,97 @@ def _referrals(
     )
     found: Any = session.execute(q)
     out: Parts = {}
-    for m, i, up, down in found:
+    for m, i, up, down, seconds, waits in found:
         up, down = int(up or 0), int(down or 0)
-        out[(m, i)] = {"referrals-up": (up, 0), "referrals-down": (down, 0)}.get(slug, (down, up))
+        out[(m, i)] = {
+            "referrals-up": (up, 0),
+            "referrals-down": (down, 0),
+            "referral-wait-days": (round(seconds or 0), int(waits or 0)),
+        }.get(slug, (down, up))
     return out
+
+
+def _seconds(start: Any, end: Any, postgres: bool) -> Any:
+    """The seconds from one timestamp column to another."""
+    if postgres:
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def _cleanrooms(
+    session: Session,
+    slug: str,
+    year: int,
+    region: str | None,
+    inst: Institution | None,
+    today: date,
+) -> Parts:
+    """Cleanroom admissions of the year by month and the room's institution: their waits
+    from listing; or the room-days occupied against the room-days of the pools' cleanrooms."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    place = aliased(Institution)
+    where = [
+        ResourcePool.kind == "cleanroom",
+        true() if region is None else place.province_code == region,
+        true() if inst is None else ResourceUnit.institution_id == inst.id,
+    ]
+    start, end = _year_bounds(year)
+    if slug == "cleanroom-wait-days":
+        month = _cst_month(Admission.admitted_at, postgres)
+        q = (
+            select(
+                month,
+                ResourceUnit.institution_id,
+                func.sum(_seconds(WaitlistEntry.listed_at, Admission.admitted_at, postgres)),
+                func.count(),
+            )
+            .join(ResourceUnit, ResourceUnit.id == Admission.unit_id)
+            .join(ResourcePool, ResourcePool.id == ResourceUnit.pool_id)
+            .join(WaitlistEntry, WaitlistEntry.id == Admission.entry_id)
+            .join(place, place.id == ResourceUnit.institution_id)
+            .where(Admission.admitted_at >= start, Admission.admitted_at < end, *where)
+            .group_by(month, ResourceUnit.institution_id)
+        )
+        found: Any = session.execute(q)
+        return {(m, i): (round(sec or 0), int(n)) for m, i, sec, n in found}
+    # occupancy: day by day within the year, in Beijing time
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    units: Any = session.execute(
+        select(ResourceUnit.institution_id, ResourceUnit.created_at)
+        .join(ResourcePool, ResourcePool.id == ResourceUnit.pool_id)
+        .join(place, place.id == ResourceUnit.institution_id)
+        .where(*where)
+    )
+    out: dict[tuple[str, int], list[int]] = {}
+
+    def add(i: int, a: date, b: date, which: int) -> None:
+        """Count the days from ``a`` to ``b`` (both included) into their months."""
+        a, b = max(a, first), min(b, last, today)
+        while a <= b:
+            month_end = date(a.year, a.month, calendar.monthrange(a.year, a.month)[1])
+            stop = min(b, month_end)
+            at = out.setdefault((f"{a.year}-{a.month:02d}", i), [0, 0])
+            at[which] += (stop - a).days + 1
+            a = stop + timedelta(days=1)
+
+    for i, created in units:
+        add(i, created.astimezone(CST).date(), last, 1)
+    stays: Any = session.execute(
+        select(ResourceUnit.institution_id, Admission.admitted_at, Admission.discharged_at)
+        .join(ResourceUnit, ResourceUnit.id == Admission.unit_id)
+        .join(ResourcePool, ResourcePool.id == ResourceUnit.pool_id)
+        .join(place, place.id == ResourceUnit.institution_id)
+        .where(
+            Admission.admitted_at < end,
+            or_(Admission.discharged_at.is_(None), Admission.discharged_at >= start),
+            *where,
+        )
+    )
+    for i, admitted, discharged in stays:
+        # the day of discharge is the room's again (cleaning counts as free of patients)
+        left = discharged.astimezone(CST).date() - timedelta(days=1) if discharged else last
+        add(i, admitted.astimezone(CST).date(), left, 0)
+    return {k: (a, b) for k, (a, b) in out.items()}
 
 
 def _consultations(
@@ -425,6 +523,8 @@ def _assemble(
         value = share(num, den)
         if value is not None and ind.unit is Unit.MINUTES:
             value /= 60
+        elif value is not None and ind.unit is Unit.DAYS:
+            value /= 86400
         return Figure(key, zh, en, value, num, den)
 
     by_month = []

@@ -4,14 +4,16 @@ in Beijing-time months."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
 from medcircle.auth.domain import Role
+from medcircle.pools.models import Admission, WaitlistEntry
 from medcircle.referrals.domain import Direction, Status
 from tests import consult_factories as cf
+from tests import pool_factories as pf
 from tests import referral_factories as rf
 from tests.factories import World
 from tests.integration.kpis.test_service import HEBEI, compute
@@ -67,3 +69,92 @@ def test_consultations_their_answer_time_and_share_within_target(
     assert (july.denominator, july.value) == (0, None)
     # the answering hospital's office sees them too (its institution is a party)
     assert compute(world, session, "remote-consultations", Role.INSTITUTION_ADMIN).value == 3
+
+
+def test_the_referral_wait_counts_those_given_an_appointment(
+    world: World, session: Session
+) -> None:
+    circle = rf.referral_world(session, world)
+    child = rf.patient(session, world.baoding)
+    local = world.users[Role.CLINICIAN]
+    sent = datetime(2025, 4, 1, 2, tzinfo=UTC)
+    rf.referral(
+        session,
+        child,
+        local,
+        circle.bj_paeds,
+        submitted_at=sent,
+        appointment_at=sent + timedelta(days=6),
+    )
+    rf.referral(
+        session,
+        child,
+        local,
+        circle.bj_paeds,
+        submitted_at=sent,
+        appointment_at=sent + timedelta(days=3),
+    )
+    rf.referral(session, child, local, circle.bj_paeds, submitted_at=sent)  # none yet
+    wait = compute(world, session, "referral-wait-days", region=HEBEI)
+    assert (wait.numerator, wait.denominator) == (9 * 86400, 2)
+    assert wait.value == pytest.approx(4.5)
+
+
+def _stay(
+    session: Session,
+    pw: pf.PoolWorld,
+    unit: str,
+    listed: datetime,
+    admitted: datetime,
+    discharged: datetime | None,
+) -> None:
+    child = rf.patient(session, pw.bd, national_id=None)
+    entry = WaitlistEntry(
+        pool_id=pw.pool.id,
+        patient_id=child.id,
+        listing_institution_id=pw.bd.id,
+        listed_at=listed,
+        listed_on=listed.date(),
+        icd10_code="C91.0",
+        transplant_type="allogeneic_related",
+        room_class=pw.units[unit].room_class,
+        urgency="routine",
+        acceptable_institution_ids=[],
+        status="admitted",
+        status_changed_at=admitted,
+    )
+    session.add(entry)
+    session.flush()
+    session.add(
+        Admission(
+            pool_id=pw.pool.id,
+            unit_id=pw.units[unit].id,
+            entry_id=entry.id,
+            patient_id=child.id,
+            admitted_at=admitted,
+            discharged_at=discharged,
+        )
+    )
+    session.flush()
+
+
+def test_cleanroom_wait_and_occupancy_of_hebeis_rooms(world: World, session: Session) -> None:
+    pw = pf.pool_world(session, rf.referral_world(session, world))
+    for u in pw.units.values():
+        u.created_at = datetime(2024, 12, 31, 16, tzinfo=UTC)  # 1 January 2025 in Beijing
+    # Baoding A has a class-100 and a class-1000 room: 730 room-days in 2025
+    day = timedelta(days=1)
+    march = datetime(2025, 3, 1, tzinfo=UTC)
+    _stay(session, pw, "bd1", march - 30 * day, march, march + 30 * day)
+    december = datetime(2025, 12, 20, tzinfo=UTC)
+    _stay(session, pw, "bd1000", december - 10 * day, december, None)
+    # a Beijing room is not Hebei's
+    _stay(session, pw, "bj1", march - 90 * day, march, march + 40 * day)
+    wait = compute(world, session, "cleanroom-wait-days", region=HEBEI)
+    assert wait.denominator == 2 and wait.value == pytest.approx(20)
+    occupancy = compute(world, session, "cleanroom-occupancy", region=HEBEI)
+    # 1-30 March (the day of discharge is the room's again) and 20-31 December
+    assert (occupancy.numerator, occupancy.denominator) == (30 + 12, 730)
+    months = {f.key: (f.numerator, f.denominator) for f in occupancy.by_month}
+    assert months["2025-03"] == (30, 62) and months["2025-12"] == (12, 62)
+    assert months["2025-06"] == (0, 60)
