@@ -1,6 +1,8 @@
-"""Computing the indicators live from the monthly activity summary (``activity_month``), which
-every import keeps up to date: a year of a region is a few grouped sums over that summary, not
-a scan of the records.
+"""Computing the indicators live. Those of hospital activity read the monthly summary
+(``activity_month``) that every import keeps up to date: a year of a region is a few grouped
+sums over that summary, not a scan of the records. The others group their own records (visit
+records, referrals, consultations, cleanroom admissions) in the database, by month and
+institution; cleanroom occupancy counts room-days in Python over the year's stays.
 
 Who sees what: the commission (and a platform administrator) every indicator for any region
 and institution; a hospital office its own institution's institution-level indicators.
