@@ -14,12 +14,14 @@ from fastapi.responses import RedirectResponse, Response
 from medcircle.activity import service
 from medcircle.activity.domain import COLUMNS
 from medcircle.audit.service import safe_cells
-from medcircle.auth.domain import Permission
+from medcircle.auth.domain import Actor, Permission
+from medcircle.demo import activity as demo_activity
+from medcircle.demo.service import current_world
 from medcircle.kit import clock
-from medcircle.kit.errors import Forbidden
+from medcircle.kit.errors import Forbidden, NotFound
 from medcircle.kit.i18n import N_, gettext
 from medcircle.registry.models import Institution
-from medcircle.web.deps import DB, PageActor, settings_of
+from medcircle.web.deps import DB, PageActor, demo_flag, settings_of
 from medcircle.web.forms import Errors
 from medcircle.web.routing import QuickRouter
 from medcircle.web.templating import render
@@ -68,6 +70,14 @@ def reason(code: str) -> str:
     return gettext(message) if message else code
 
 
+def _demo_month(request: Request, session: DB, actor: Actor) -> demo_activity.ActivityFile | None:
+    """In the demo, the month of activity the office may import itself (None elsewhere)."""
+    if not actor.can(Permission.ACTIVITY_IMPORT) or not demo_flag(request, session):
+        return None
+    inst = session.get(Institution, actor.institution_id)
+    return demo_activity.office_month(inst.code) if inst is not None else None
+
+
 def _list(
     request: Request, session: DB, actor: PageActor, errors: Errors, status_code: int = 200
 ) -> Response:
@@ -79,6 +89,7 @@ def _list(
             "errors": errors,
             "encodings": ENCODINGS,
             "max_upload_mb": settings_of(request).max_upload_bytes / (1024 * 1024),
+            "demo_month": _demo_month(request, session, actor),
         },
         status_code=status_code,
     )
@@ -150,6 +161,25 @@ def example_file(request: Request, session: DB, actor: PageActor) -> Response:
         content=buf.getvalue().encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="activity-example.csv"'},
+    )
+
+
+@router.get("/activity/imports/demo-month.csv")
+def demo_month_file(request: Request, session: DB, actor: PageActor) -> Response:
+    """In the demo: a month of the office's own hospital's activity that the demo did not
+    load, to import and watch the indicators move."""
+    if not actor.can(Permission.ACTIVITY_IMPORT):
+        raise Forbidden()
+    month = _demo_month(request, session, actor)
+    world = current_world(session)
+    if month is None or world is None:
+        raise NotFound(N_("There is no demo month of activity here."), code="no_demo_month")
+    buf = io.StringIO()
+    demo_activity.write_csv(world.seed, month, buf)
+    return Response(
+        content=buf.getvalue().encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{month.name}"'},
     )
 
 

@@ -14,6 +14,7 @@ from medcircle.auth.domain import ROLE_LABELS, Role
 from medcircle.cli.user import OPERATOR
 from medcircle.config import get_settings
 from medcircle.db import make_engine, make_session_factory, unit_of_work
+from medcircle.demo import activity as demo_activity
 from medcircle.demo import service
 from medcircle.demo.generator import generate
 from medcircle.demo.world import DEFAULT_SEED, DEMO_PASSWORD
@@ -49,6 +50,11 @@ def _print_logins(logins: list[service.DemoLogin], base_url: str) -> None:
 @app.command("load")
 def load(
     seed: int = typer.Option(DEFAULT_SEED, help="the same seed gives the same world"),
+    activity: bool = typer.Option(
+        True,
+        help="also import the hospitals' activity 2013-2024 (about two million encounter "
+        "records, a minute or two)",
+    ),
 ) -> None:
     """Load the demo world into an empty database (once; a second run shows the logins)."""
     settings = get_settings()
@@ -84,6 +90,19 @@ def load(
                     result = service.load_world(
                         session, OPERATOR, world, settings, on_step=step_done
                     )
+                    if activity:
+                        files = demo_activity.files(world.as_of)
+                        rows = progress.add_task(
+                            "Importing activity", total=sum(demo_activity.size(f) for f in files)
+                        )
+                        service.load_activity(
+                            session,
+                            OPERATOR,
+                            seed,
+                            files,
+                            today=world.as_of,
+                            on_rows=lambda n: progress.update(rows, completed=n),
+                        )
                     progress.update(task, description="Committing")
                 console.print(
                     f"[green]Demo world loaded[/green] (seed {result.seed}): "

@@ -666,3 +666,40 @@ BDCH_VISITS: tuple[tuple[int, int, int, int], ...] = (
 # How many Beijing Children's Hospital experts have visited Baoding Children's by the 2024
 # report: the pool the demo draws them from, joining year by year.
 BDCH_EXPERT_POOL = 418
+
+# "The proportion of Hebei patients released from Secondary-level or above hospitals in
+# Beijing decreased from 9.1 percent in 2013 to 7.5 percent in 2016" (the report of 31 August
+# 2017). The seeds give 2013 and 2016; the years between and after are the demo's assumption
+# (falling on as care nearer home grew, lowest while travel was restricted in 2020-2022).
+# (year, per cent of the Beijing hospitals' discharges that are of Hebei residents)
+OUTFLOW_REPORTED: tuple[tuple[int, float], ...] = ((2013, 9.1), (2016, 7.5))
+OUTFLOW_SHARE: tuple[tuple[int, float], ...] = (
+    (2013, 9.1),
+    (2014, 8.6),
+    (2015, 8.1),
+    (2016, 7.5),
+    (2017, 7.2),
+    (2018, 6.9),
+    (2019, 6.7),
+    (2020, 5.8),
+    (2021, 6.1),
+    (2022, 5.6),
+    (2023, 6.2),
+    (2024, 6.0),
+)
+# "The number of daily outpatient visits in Baoding Children's Hospital increased from between
+# 600 and 800 before the launch of the program to between 1600 and 1800 now" (same report).
+BDCH_OUTPATIENTS_BEFORE: tuple[int, int] = (600, 800)
+BDCH_OUTPATIENTS_NOW: tuple[int, int] = (1600, 1800)
+# The demo's plan of Baoding Children's mean daily outpatient visits by year: the middle of
+# the seeds' ranges before the trusteeship (2014, and 2015 until it began) and in the year of
+# the report (2017); in the months after the trusteeship began the level climbs by equal steps
+# to the next year's.
+BDCH_OUTPATIENTS_PER_DAY: tuple[tuple[int, int], ...] = (
+    (2013, 680),
+    (2014, 700),
+    (2015, 700),
+    (2016, 1500),
+    (2017, 1700),
+    (2018, 1780),
+)

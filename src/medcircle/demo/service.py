@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from medcircle.activity import service as activity_service
+from medcircle.activity.models import ActivityImport
 from medcircle.agreements.models import (
     AgreementGoal,
     AgreementSpecialty,
@@ -48,6 +52,7 @@ from medcircle.consultations.service import (
     TIMER_AUTOCLOSE,
     TIMER_MISSED,
 )
+from medcircle.demo import activity as demo_activity
 from medcircle.demo import dispatch as dispatch_setup
 from medcircle.demo import pools as pool_history
 from medcircle.demo import repository
@@ -866,6 +871,47 @@ def load_world(
         },
     )
     return LoadResult(world_id=record.id, seed=world.seed, counts=counts)
+
+
+def load_activity(
+    session: Session,
+    actor: Actor,
+    seed: int,
+    files: Sequence[demo_activity.ActivityFile],
+    *,
+    today: date,
+    on_rows: Callable[[int], None] | None = None,
+) -> list[ActivityImport]:
+    """Import the demo hospitals' activity files through the import itself, as the hospitals'
+    offices would upload them: each file written out, checked row by row, merged into the
+    records and the monthly summary, and kept in the import history.
+
+    ``on_rows`` is told of the rows read as they are (over all the files, a progress bar)."""
+    done: list[ActivityImport] = []
+    before = 0
+
+    def tell(n: int) -> None:
+        if on_rows is not None:
+            on_rows(before + n)
+
+    for f in files:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f.name
+            with path.open("w", encoding="utf-8", newline="") as out:
+                demo_activity.write_csv(seed, f, out)
+            found = activity_service.import_file(
+                session,
+                actor,
+                path,
+                institution=f.institution,
+                today=today,
+                on_rows=tell,
+            )
+        if found.status != activity_service.ImportStatus.IMPORTED.value:
+            raise RuntimeError(f"demo activity {f.name} was refused: {found.report[:3]}")
+        before += found.rows_read
+        done.append(found)
+    return done
 
 
 def current_world(session: Session) -> DemoWorld | None:

@@ -3,8 +3,15 @@ report names each line and column with the reason in the reader's language."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from datetime import UTC, datetime
 
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from medcircle.activity.domain import COLUMNS
+from medcircle.demo import facts
+from medcircle.demo.models import DemoWorld
+from medcircle.registry.models import Institution
 from tests.factories import World, login
 from tests.integration.activity.test_service import GOOD, HEADER
 
@@ -89,3 +96,32 @@ def test_the_example_file_is_the_offices_own_and_imports_as_it_is(
 def test_the_example_file_is_for_offices(client: TestClient, world: World) -> None:
     login(client, "clinician")
     assert client.get("/activity/imports/example.csv").status_code == 403
+
+
+def test_in_the_demo_an_office_downloads_a_month_it_can_import(
+    client: TestClient, session: Session, world: World
+) -> None:
+    token = _office(client)
+    # not a demo deployment: no month offered
+    assert 'data-testid="demo-month"' not in client.get("/activity/imports").text
+    assert client.get("/activity/imports/demo-month.csv").status_code == 404
+    session.add(DemoWorld(seed=2017, generator_version="test", loaded_at=datetime.now(UTC)))
+    office = session.get(Institution, world.baoding.id)
+    assert office is not None
+    office.code = facts.BAODING_CHILDRENS
+    session.commit()
+    client.app.state.demo_flag = None  # type: ignore[attr-defined]
+    page = client.get("/activity/imports")
+    assert 'data-testid="demo-month"' in page.text and "BDCH-activity-2018-01.csv" in page.text
+    got = client.get("/activity/imports/demo-month.csv")
+    assert got.status_code == 200
+    assert got.headers["content-disposition"] == 'attachment; filename="BDCH-activity-2018-01.csv"'
+    lines = got.text.splitlines()
+    assert lines[0] == ",".join(COLUMNS) and len(lines) > 31 * facts.BDCH_OUTPATIENTS_NOW[0]
+    r = client.post(
+        "/activity/imports",
+        data={"csrf_token": token},
+        files={"file": ("BDCH-activity-2018-01.csv", got.content, "text/csv")},
+        follow_redirects=True,
+    )
+    assert r.status_code == 200 and f"新增 {len(lines) - 1} 行" in r.text

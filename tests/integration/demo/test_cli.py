@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
+from medcircle.activity.models import ActivityImport, ActivityRecord
 from medcircle.cli.db import upgrade_database
 from medcircle.cli.main import app
 from medcircle.config import get_settings
 from medcircle.db import make_engine, make_session_factory, unit_of_work
+from medcircle.demo import activity as demo_activity
 from medcircle.demo.models import DemoWorld
 from medcircle.registry.models import Institution
 
@@ -61,11 +63,16 @@ def assert_logins_printed(output: str) -> None:
     assert "bdch.doctor" not in output
 
 
-def test_loads_once_then_shows_the_logins(database: str) -> None:
+def test_loads_once_then_shows_the_logins(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
     upgrade_database(database)
+    # one small file of activity stands for the two million records of the full load
+    small = demo_activity.ActivityFile("BD1C", 2013)
+    monkeypatch.setattr(demo_activity, "files", lambda through: [small])
     first = runner.invoke(app, ["demo", "load"])
     assert first.exit_code == 0, first.output
-    assert "Demo world loaded" in first.output
+    assert "Demo world loaded" in first.output and "Importing activity" in first.output
+    assert count(database, ActivityImport) == 1
+    assert count(database, ActivityRecord) == demo_activity.size(small)
     assert_logins_printed(first.output)
     institutions = count(database, Institution)
     assert institutions > 133
@@ -108,7 +115,8 @@ def test_refuses_a_database_with_real_data(database: str) -> None:
 
 def test_speaks_the_deployment_language(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
     upgrade_database(database)
-    assert runner.invoke(app, ["demo", "load"]).exit_code == 0
+    assert runner.invoke(app, ["demo", "load", "--no-activity"]).exit_code == 0
+    assert count(database, ActivityImport) == 0
     monkeypatch.setenv("MEDCIRCLE_DEFAULT_LOCALE", "zh_Hans")
     get_settings.cache_clear()
     engine = make_engine(database)
