@@ -348,7 +348,7 @@ def rows(seed: int, f: ActivityFile) -> Iterator[tuple[str, ...]]:
                     dept,
                     "outpatient",
                     on,
-                    on,
+                    "",
                     draw.hebei(),
                     _pick(rng, draw.bands),
                     draw.diagnosis(dept),
