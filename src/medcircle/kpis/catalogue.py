@@ -28,6 +28,17 @@ class Unit(StrEnum):
 class Breakdown(StrEnum):
     MONTH = "month"
     INSTITUTION = "institution"
+    # the calendar years of a range (the trend), with the agreements' starts marked
+    YEAR = "year"
+    # the institutions of each medical alliance, in the months they were members
+    ALLIANCE = "alliance"
+    # the specialty the records name (a visit's, a referral's receiving department's, a
+    # consultation's pool)
+    SPECIALTY = "specialty"
+
+
+# every indicator has these; the others are declared with each
+BASIC = (Breakdown.MONTH, Breakdown.INSTITUTION, Breakdown.YEAR)
 
 
 class Scope(StrEnum):
@@ -62,7 +73,7 @@ INDICATORS: tuple[Indicator, ...] = (
         formula_en=("outpatient and emergency visits in the period ÷ calendar days of the period"),
         source="activity",
         scope=Scope.INSTITUTION,
-        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+        breakdowns=(*BASIC, Breakdown.ALLIANCE),
     ),
     Indicator(
         slug="outflow-share",
@@ -78,7 +89,7 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         source="activity",
         scope=Scope.REGION,
-        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+        breakdowns=BASIC,
     ),
     Indicator(
         slug="local-treatment-rate",
@@ -92,7 +103,7 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         source="activity",
         scope=Scope.REGION,
-        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+        breakdowns=BASIC,
     ),
 )
 
@@ -105,6 +116,7 @@ def _of_records(
     formula_zh: str,
     formula_en: str,
     source: str,
+    breakdowns: tuple[Breakdown, ...] = (*BASIC, Breakdown.ALLIANCE, Breakdown.SPECIALTY),
 ) -> Indicator:
     return Indicator(
         slug=slug,
@@ -115,7 +127,7 @@ def _of_records(
         formula_en=formula_en,
         source=source,
         scope=Scope.INSTITUTION,
-        breakdowns=(Breakdown.MONTH, Breakdown.INSTITUTION),
+        breakdowns=breakdowns,
     )
 
 
@@ -241,6 +253,7 @@ INDICATORS += (
         "the mean days from listing to admission of the patients admitted to a cleanroom in the "
         "period, Beijing time (region and institution: where the room is)",
         "pools",
+        (*BASIC, Breakdown.ALLIANCE),
     ),
     _of_records(
         "cleanroom-occupancy",
@@ -251,6 +264,7 @@ INDICATORS += (
         "the days the cleanrooms were occupied by an admission in the period ÷ the days of the "
         "pools' cleanrooms (from the day each was registered)",
         "pools",
+        (*BASIC, Breakdown.ALLIANCE),
     ),
 )
 

@@ -1,10 +1,13 @@
 """The indicators page: pick an indicator, a year, a region and an institution; see its value
-with numerator and denominator, the trend by month, where it comes from by institution, and
-download it as CSV. Computed live, with the reader's rights (a hospital office sees its own
-institution)."""
+with numerator and denominator, the trend by month, where it comes from by institution,
+alliance and specialty, and download it as CSV or Excel; below, its trend over a range of
+years with the institution's agreements marked and the twelve months before and after one of
+them (``/indicators/{slug}/trend.csv|.xlsx`` downloads that table). Computed live, with the
+reader's rights (a hospital office sees its own institution)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import Request
@@ -15,7 +18,7 @@ from medcircle.auth.domain import Actor, Permission
 from medcircle.kit import clock
 from medcircle.kit.errors import DomainError, Forbidden, NotFound
 from medcircle.kit.i18n import N_
-from medcircle.kpis import service
+from medcircle.kpis import charts, service
 from medcircle.kpis.catalogue import Scope
 from medcircle.registry.domain import DivisionLevel
 from medcircle.registry.models import Division, Institution
@@ -28,6 +31,9 @@ router = QuickRouter()
 
 YEARS_SHOWN = 12
 DEFAULT_REGION = "130000"
+# the years of the trend offered in the form, and shown unless asked
+TREND_YEARS_OFFERED = service.MAX_TREND_YEARS
+TREND_YEARS = 12
 
 
 def _choices(session: DB, actor: Actor) -> dict[str, Any]:
@@ -61,13 +67,49 @@ def _asked(request: Request, errors: Errors) -> dict[str, Any]:
             first=service.FIRST_YEAR,
             last=today.year,
         )
+    last_text = qp.get("last") or str(year or today.year - 1)
+    last = _year_of(last_text, "last", errors, today)
+    first_text = qp.get("first") or str((last or today.year - 1) - TREND_YEARS + 1)
+    first = _year_of(first_text, "first", errors, today)
     return {
         "year": year,
         "year_text": year_text[:8],
+        "first": first,
+        "first_text": first_text[:8],
+        "last": last,
+        "last_text": last_text[:8],
         "region": (qp.get("region") or "").strip()[:6] or None,
         "institution": (qp.get("institution") or "").strip()[:32] or None,
+        "agreement": (qp.get("agreement") or "").strip()[:32] or None,
         "years": list(range(today.year, today.year - YEARS_SHOWN, -1)),
+        "trend_years": list(range(today.year, today.year - TREND_YEARS_OFFERED - 1, -1)),
     }
+
+
+def _year_of(text: str, name: str, errors: Errors, today: date) -> int | None:
+    """A year of the trend's range as asked (its range is the service's to check)."""
+    if text.isdigit() and len(text) == 4:
+        return int(text)
+    errors.add(
+        name,
+        N_("Choose a year from %(first)s to %(last)s."),
+        first=service.FIRST_YEAR,
+        last=today.year,
+    )
+    return None
+
+
+def _trend(session: DB, actor: Actor, slug: str, asked: dict[str, Any]) -> service.Trend:
+    return service.trend(
+        session,
+        actor,
+        slug,
+        asked["first"] or 0,
+        asked["last"] or 0,
+        region=asked["region"],
+        institution=asked["institution"],
+        agreement=asked["agreement"],
+    )
 
 
 def _compute(session: DB, actor: Actor, slug: str, asked: dict[str, Any]) -> service.Computed:
@@ -116,6 +158,22 @@ def dashboard_page(request: Request, session: DB, actor: PageActor) -> Response:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _download(csv_text: str | None, xlsx: bytes | None, name: str) -> Response:
+    if csv_text is not None:
+        content, media_type = csv_text.encode("utf-8"), "text/csv; charset=utf-8"
+    else:
+        assert xlsx is not None
+        content, media_type = xlsx, XLSX
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
 @router.get("/indicators/{slug}.{extension:str}")
 def indicator_file(
     request: Request, session: DB, actor: PageActor, slug: str, extension: str
@@ -123,24 +181,24 @@ def indicator_file(
     """The indicator with its breakdowns as CSV or as an Excel workbook."""
     if extension not in ("csv", "xlsx"):
         raise NotFound()
-    errors = Errors()
-    asked = _asked(request, errors)
-    computed = _compute(session, actor, slug, asked)
-    if extension == "csv":
-        content = service.csv_text(computed).encode("utf-8")
-        media_type = "text/csv; charset=utf-8"
-    else:
-        content, media_type = service.xlsx_bytes(computed), XLSX
-    return Response(
-        content=content,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="{service.file_name(computed, extension)}"'
-            ),
-            "Cache-Control": "private, no-store",
-        },
-    )
+    computed = _compute(session, actor, slug, _asked(request, Errors()))
+    csv_text = service.csv_text(computed) if extension == "csv" else None
+    xlsx = service.xlsx_bytes(computed) if extension == "xlsx" else None
+    return _download(csv_text, xlsx, service.file_name(computed, extension))
+
+
+@router.get("/indicators/{slug}/trend.{extension:str}")
+def trend_file(
+    request: Request, session: DB, actor: PageActor, slug: str, extension: str
+) -> Response:
+    """The indicator's trend (``first`` to ``last``), its agreements and the months before
+    and after one of them, as CSV or as an Excel workbook."""
+    if extension not in ("csv", "xlsx"):
+        raise NotFound()
+    t = _trend(session, actor, slug, _asked(request, Errors()))
+    csv_text = service.trend_csv(t) if extension == "csv" else None
+    xlsx = service.trend_xlsx(t) if extension == "xlsx" else None
+    return _download(csv_text, xlsx, service.trend_file_name(t, extension))
 
 
 @router.get("/indicators/{slug}")
@@ -156,15 +214,25 @@ def _page(request: Request, session: DB, actor: Actor, slug: str) -> Response:
     asked = _asked(request, errors)
     if ind.scope is Scope.REGION and asked["region"] is None:
         asked["region"] = DEFAULT_REGION
-    computed = None
-    if not errors and asked["year"] is not None:
+    computed = trend = None
+    if not errors:
         try:
             computed = _compute(session, actor, slug, asked)
+            trend = _trend(session, actor, slug, asked)
         except DomainError as exc:
             if exc.status != 422:
                 raise
             errors.from_domain(exc)
     peak = max((f.value or 0 for f in computed.by_month), default=0) if computed else 0
+    chart = None
+    if trend is not None:
+        chart = charts.layout(
+            trend.first_year,
+            [f.value for f in trend.by_year],
+            [a.starts_on for a in trend.agreements],
+        )
+    ba = trend.before_after if trend is not None else None
+    choices = _choices(session, actor)
     return render(
         request,
         "kpis/indicator.html",
@@ -174,8 +242,14 @@ def _page(request: Request, session: DB, actor: Actor, slug: str) -> Response:
             "asked": asked,
             "c": computed,
             "peak": peak,
+            "trend": trend,
+            "chart": chart,
+            "ba": ba,
+            "ba_peak": max(ba.before.value or 0, ba.after.value or 0) if ba else 0,
+            # the institutions one may drill into
+            "visible": {i.code for i in choices["institutions"]},
             "errors": errors,
-            **_choices(session, actor),
+            **choices,
         },
         status_code=422 if errors else 200,
     )

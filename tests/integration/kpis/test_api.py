@@ -53,3 +53,49 @@ def test_bad_questions_answer_problem_json(client: TestClient, world: World) -> 
         headers=world.auth(Role.INSTITUTION_ADMIN),
     )
     assert (r.status_code, r.json()["code"]) == (403, "forbidden")
+
+
+def test_a_trend_and_its_refusals(client: TestClient, world: World) -> None:
+    lines = ["OP-1,BD-A,儿科门诊,outpatient,2016-03-02,,130606,1-4,J06.9,80,"]
+    assert upload(client, world, lines).status_code == 201
+    analyst = world.auth(Role.COMMISSION_ANALYST)
+    r = client.get(
+        "/api/v1/kpis/outpatient-visits-per-day/trend",
+        params={"first": 2015, "last": 2017, "institution": "BD-A"},
+        headers=analyst,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(f["key"], f["numerator"]) for f in body["by_year"]] == [
+        ("2015", 0),
+        ("2016", 1),
+        ("2017", 0),
+    ]
+    assert body["agreements"] == [] and body["before_after"] is None
+    assert "year" in body["indicator"]["breakdowns"]
+    one = client.get(
+        "/api/v1/kpis/outpatient-visits-per-day", params={"year": 2016}, headers=analyst
+    ).json()
+    assert one["by_alliance"] == [] and one["by_specialty"] == []
+    assert "alliance" in one["indicator"]["breakdowns"]
+    for params, code in (
+        ({"first": 2017, "last": 2015}, "bad_range"),
+        ({"first": 2001, "last": 2025}, "range_too_long"),
+        (
+            {"first": 2015, "last": 2017, "institution": "BD-A", "agreement": "X"},
+            "unknown_agreement",
+        ),
+    ):
+        r = client.get(
+            "/api/v1/kpis/outpatient-visits-per-day/trend", params=params, headers=analyst
+        )
+        assert r.status_code == 422 and r.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+        assert r.json()["code"] == code
+    r = client.get(
+        "/api/v1/kpis/outpatient-visits-per-day/trend",
+        params={"first": 2015, "last": 2017, "institution": "BJ-A"},
+        headers=world.auth(Role.INSTITUTION_ADMIN),
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "unknown_institution")

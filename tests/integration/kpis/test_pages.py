@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from medcircle.activity import service as activity
 from medcircle.auth.domain import Role
 from medcircle.kpis.catalogue import INDICATORS
+from tests.agreement_factories import agreement
 from tests.factories import World, login
 from tests.integration.activity.test_service import actor_of, write
 from tests.integration.kpis.test_service import TODAY, lines_of_2025
@@ -99,3 +101,70 @@ def test_the_dashboard_shows_every_indicator_of_the_year_and_region(
     assert 'href="/indicators/outflow-share?year=2025&amp;region=130000"' in outflow
     bad = client.get("/indicators", params={"year": "1999"})
     assert bad.status_code == 422 and 'id="year-error"' in bad.text
+
+
+def test_an_institutions_trend_with_its_agreement_and_the_months_around_it(
+    client: TestClient, world: World, session: Session, tmp_path: Path
+) -> None:
+    _imported(session, world, tmp_path)
+    agreement(
+        session,
+        world.beijing,
+        world.baoding,
+        kind="trusteeship",
+        starts_on=date(2024, 6, 1),
+        code="CA-BDA",
+        title_en="Trusteeship of Baoding A",
+    )
+    session.commit()
+    login(client, "commissionanalyst")
+    ask = {"year": 2025, "first": 2014, "last": 2025}
+    page = client.get("/indicators/outpatient-visits-per-day", params=ask)
+    # the institutions' rows lead to their own trend
+    assert "institution=BD-A#trend-h" in page.text
+    page = client.get(
+        "/indicators/outpatient-visits-per-day", params={**ask, "institution": "BD-A"}
+    )
+    assert page.status_code == 200, page.text
+    trend = page.text.split('data-testid="trend"')[1]
+    assert trend.count("<tr data-key=") >= 12 and 'data-key="2025"' in trend
+    assert 'data-testid="agreement-marker" data-code="CA-BDA"' in trend
+    assert "<title>Trusteeship of Baoding A (2024-06-01)</title>" in trend
+    # 73 visits in May 2025: after the start, none before
+    assert 'data-key="before"><td>12 months before</td><td>2023-06/2024-05</td>' in trend
+    assert "2024-06/2025-05" in trend and 'data-testid="chart-before-after"' in trend
+    csv = client.get(
+        "/indicators/outpatient-visits-per-day/trend.csv",
+        params={"first": 2014, "last": 2025, "institution": "BD-A"},
+    )
+    assert csv.status_code == 200
+    assert csv.headers["content-disposition"].endswith(
+        'outpatient-visits-per-day-2014-2025-BD-A.csv"'
+    )
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("indicator,years,region,institution,breakdown")
+    assert any(
+        line.startswith("outpatient-visits-per-day,2014-2025,,BD-A,after,") for line in lines
+    )
+    xlsx = client.get(
+        "/indicators/outpatient-visits-per-day/trend.xlsx",
+        params={"first": 2014, "last": 2025, "institution": "BD-A"},
+    )
+    rows = list(load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert rows[1][4:6] == ("year", "2014") and len(rows) == 1 + 12 + 1 + 4
+    bad = client.get("/indicators/outpatient-visits-per-day", params={**ask, "first": 2026})
+    assert bad.status_code == 422 and 'id="first-error"' in bad.text
+
+
+def test_an_office_drills_into_its_own_institution_only(
+    client: TestClient, world: World, session: Session, tmp_path: Path
+) -> None:
+    _imported(session, world, tmp_path)
+    login(client, "institutionadmin")
+    page = client.get("/indicators/outpatient-visits-per-day", params={"year": 2025})
+    assert "institution=BD-A#trend-h" in page.text and 'data-testid="trend"' in page.text
+    other = client.get(
+        "/indicators/outpatient-visits-per-day/trend.csv",
+        params={"first": 2020, "last": 2025, "institution": "BJ-A"},
+    )
+    assert other.status_code == 404
