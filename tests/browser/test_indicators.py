@@ -4,6 +4,8 @@ into one institution and downloads the CSV."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from playwright.sync_api import Page, expect
 from medcircle.activity import service as activity
 from medcircle.auth.domain import Actor, Role
 from medcircle.kpis.catalogue import INDICATORS
+from tests.agreement_factories import agreement
 from tests.browser.support import LiveServer, PageWatch, log_in
 from tests.integration.activity.test_service import write
 from tests.integration.kpis.test_service import TODAY, lines_of_2025
@@ -55,4 +58,51 @@ def test_the_commission_reads_and_downloads_an_indicator(
     assert info.value.suggested_filename == "outflow-share-2025-BJ-A.csv"
     text = Path(info.value.path()).read_text(encoding="utf-8-sig")
     assert "outflow-share,2025,130000,total,*,,,0.363636,4,11" in text
+    assert not watch.failed and not watch.bad_responses, (watch.failed, watch.bad_responses)
+
+
+def test_the_commission_drills_into_an_institutions_trend(
+    page: Page, live_server: LiveServer, watch: PageWatch, tmp_path: Path
+) -> None:
+    admin = Actor(
+        user_id=0, username="setup", institution_id=0, roles=frozenset({Role.PLATFORM_ADMIN})
+    )
+    world = live_server.world
+    with live_server.db() as session:
+        done = activity.import_file(session, admin, write(tmp_path, lines_of_2025()), today=TODAY)
+        assert done.status == "imported"
+        code = f"CA-DRILL-{uuid.uuid4().hex[:6]}"
+        agreement(
+            session,
+            world.beijing,
+            world.baoding,
+            kind="trusteeship",
+            starts_on=date(2024, 6, 1),
+            code=code,
+            title_en="Trusteeship of Baoding Hospital A",
+        )
+    analyst = live_server.new_user(Role.COMMISSION_ANALYST, institution=world.beijing)
+    log_in(page, live_server, analyst.username)
+    page.get_by_test_id("nav-indicators").click()
+    form = page.get_by_test_id("indicator-form")
+    form.locator("#f-year").select_option("2025")
+    form.get_by_role("button", name="Show").click()
+    page.get_by_test_id("dashboard").get_by_role("link", name="Daily outpatient visits").click()
+    page.get_by_test_id("by-institution").get_by_role("link", name="Baoding Hospital A").click()
+    expect(page.locator("#f-institution")).to_have_value("BD-A")
+    trend = page.get_by_test_id("trend")
+    expect(trend.get_by_test_id("by-year").locator("tbody tr")).to_have_count(12)
+    marker = trend.locator(f"[data-testid='agreement-marker'][data-code='{code}']")
+    expect(marker).to_have_count(1)
+    expect(marker.locator("title")).to_have_text("Trusteeship of Baoding Hospital A (2024-06-01)")
+    rows = trend.get_by_test_id("before-after")
+    expect(rows.locator("tr[data-key='before'] td").nth(1)).to_have_text("2023-06/2024-05")
+    expect(rows.locator("tr[data-key='after'] td").nth(1)).to_have_text("2024-06/2025-05")
+    # a narrower range through the years filter
+    form.locator("#f-first").select_option("2020")
+    form.get_by_role("button", name="Show").click()
+    expect(page.get_by_test_id("by-year").locator("tbody tr")).to_have_count(6)
+    with page.expect_download() as info:
+        page.get_by_test_id("trend-csv").click()
+    assert info.value.suggested_filename == "outpatient-visits-per-day-2020-2025-BD-A.csv"
     assert not watch.failed and not watch.bad_responses, (watch.failed, watch.bad_responses)
