@@ -158,17 +158,19 @@ def dashboard_page(request: Request, session: DB, actor: PageActor) -> Response:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _download(csv_text: str | None, xlsx: bytes | None, name: str) -> Response:
-    if csv_text is not None:
-        content, media_type = csv_text.encode("utf-8"), "text/csv; charset=utf-8"
+def _download(extension: str, what: Any, as_csv: Any, as_xlsx: Any, name: Any) -> Response:
+    """``what`` as CSV (``as_csv``) or as an Excel workbook (``as_xlsx``), named by ``name``."""
+    if extension == "csv":
+        content, media_type = as_csv(what).encode("utf-8"), "text/csv; charset=utf-8"
+    elif extension == "xlsx":
+        content, media_type = as_xlsx(what), XLSX
     else:
-        assert xlsx is not None
-        content, media_type = xlsx, XLSX
+        raise NotFound()
     return Response(
         content=content,
         media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": f'attachment; filename="{name(what, extension)}"',
             "Cache-Control": "private, no-store",
         },
     )
@@ -182,9 +184,7 @@ def indicator_file(
     if extension not in ("csv", "xlsx"):
         raise NotFound()
     computed = _compute(session, actor, slug, _asked(request, Errors()))
-    csv_text = service.csv_text(computed) if extension == "csv" else None
-    xlsx = service.xlsx_bytes(computed) if extension == "xlsx" else None
-    return _download(csv_text, xlsx, service.file_name(computed, extension))
+    return _download(extension, computed, service.csv_text, service.xlsx_bytes, service.file_name)
 
 
 @router.get("/indicators/{slug}/trend.{extension:str}")
@@ -196,9 +196,7 @@ def trend_file(
     if extension not in ("csv", "xlsx"):
         raise NotFound()
     t = _trend(session, actor, slug, _asked(request, Errors()))
-    csv_text = service.trend_csv(t) if extension == "csv" else None
-    xlsx = service.trend_xlsx(t) if extension == "xlsx" else None
-    return _download(csv_text, xlsx, service.trend_file_name(t, extension))
+    return _download(extension, t, service.trend_csv, service.trend_xlsx, service.trend_file_name)
 
 
 @router.get("/indicators/{slug}")
