@@ -718,11 +718,15 @@ def _total(ind: Indicator, key: str, parts: Parts, days: dict[str, int]) -> Figu
     """The indicator over the months of ``days`` (for visits per day: one institution's, or
     the sum of a region's institutions, over those days)."""
     num = den = 0
+    seen = False
     for (m, _, _), (a, b) in parts.items():
         if m in days:
-            num, den = num + a, den + b
+            num, den, seen = num + a, den + b, True
     if ind.unit is Unit.PER_DAY:
         den = sum(days.values())
+        if not seen:
+            # no visit recorded in the period: no data, not none a day
+            return Figure(key, "", "", None, 0, den)
     return _figure(ind, key, "", "", num, den)
 
 
@@ -771,6 +775,9 @@ def _assemble(
     by_month = []
     for m in days:
         num, den = months.get(m, [0, 0])
+        if per_day and m not in months:
+            by_month.append(Figure(m, m, m, None, 0, days[m]))
+            continue
         by_month.append(_figure(ind, m, m, m, num, days[m] if per_day else den))
     places = _sums(parts, lambda k: (k[1],))
     by_institution = [
