@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= sqlite:///var/demo.sqlite3
 
-.PHONY: demo test lint fmt typecheck bench install install-dev browser clean
+.PHONY: demo test lint fmt typecheck bench install install-dev browser pdf clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,10 @@ install-dev: $(VENV)/.installed-dev node_modules/.installed
 browser:
 	@bash scripts/ensure-chromium.sh
 
-demo: install
+pdf:
+	@bash scripts/ensure-pdf.sh
+
+demo: install pdf
 	MEDCIRCLE_DATABASE_URL=$(DEMO_DB) $(BIN)/medcircle db upgrade
 	MEDCIRCLE_DATABASE_URL=$(DEMO_DB) $(BIN)/medcircle demo load
 	MEDCIRCLE_DATABASE_URL=$(DEMO_DB) $(BIN)/medcircle serve --host 127.0.0.1 --port 8000
@@ -45,7 +48,7 @@ fmt: install-dev
 	$(BIN)/ruff format src tests bench migrations
 	$(BIN)/ruff check --fix src tests bench migrations
 
-test: install-dev browser lint
+test: install-dev browser pdf lint
 	$(BIN)/pytest -n 2 --db=sqlite
 	@if [ -n "$$MEDCIRCLE_TEST_DATABASE_URL" ]; then \
 		$(BIN)/pytest -n 2 --db=postgresql -m "not browser"; \

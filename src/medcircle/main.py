@@ -136,6 +136,7 @@ def create_app(
     from medcircle.dispatch import travel_router as dispatch_travel_router
     from medcircle.dispatch import visit_measures_pages, visit_measures_router, visits_pages
     from medcircle.dispatch import visits_router as visit_router
+    from medcircle.kpis import bulletin_pages, bulletin_router
     from medcircle.kpis import pages as kpi_pages
     from medcircle.kpis import router as kpi_router
     from medcircle.notifications import pages as notification_pages
@@ -176,6 +177,7 @@ def create_app(
         pool_router,
         activity_router,
         kpi_router,
+        bulletin_router,
         notification_router,
     )
     for module in api_modules:
@@ -205,6 +207,7 @@ def create_app(
         pool_pages,
         activity_pages,
         kpi_pages,
+        bulletin_pages,
         notification_pages,
     )
     for module in page_modules:
