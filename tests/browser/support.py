@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -15,7 +17,8 @@ from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from medcircle.auth.domain import Role
+from medcircle.activity import service as activity
+from medcircle.auth.domain import Actor, Role
 from medcircle.auth.models import User
 from medcircle.db import unit_of_work
 from medcircle.registry.models import Institution
@@ -129,3 +132,14 @@ def log_in(
     page.locator("form[action='/login'] button[type=submit]").click()
     # expect (not wait_for_url) so that a failure reports the page it stayed on
     expect(page).to_have_url(server.url_for("/"))
+
+
+def import_activity(live_server: LiveServer, path: Path, today: date) -> None:
+    """Import an activity file into the live server's database, as a platform administrator
+    (the same records every run: a second import changes nothing)."""
+    admin = Actor(
+        user_id=0, username="setup", institution_id=0, roles=frozenset({Role.PLATFORM_ADMIN})
+    )
+    with live_server.db() as session:
+        done = activity.import_file(session, admin, path, today=today)
+        assert done.status == "imported"

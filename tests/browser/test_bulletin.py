@@ -11,9 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from medcircle.activity import service as activity
-from medcircle.auth.domain import Actor, Role
-from tests.browser.support import LiveServer, PageWatch, log_in
+from medcircle.auth.domain import Role
+from tests.browser.support import LiveServer, PageWatch, import_activity, log_in
 from tests.integration.activity.test_service import write
 from tests.integration.kpis.test_service import TODAY, lines_of_2025
 
@@ -29,12 +28,7 @@ def _text(path: str) -> str:
 def test_the_commission_reads_the_bulletin_and_downloads_its_pdf(
     page: Page, live_server: LiveServer, watch: PageWatch, tmp_path: Path
 ) -> None:
-    admin = Actor(
-        user_id=0, username="setup", institution_id=0, roles=frozenset({Role.PLATFORM_ADMIN})
-    )
-    with live_server.db() as session:
-        done = activity.import_file(session, admin, write(tmp_path, lines_of_2025()), today=TODAY)
-        assert done.status == "imported"
+    import_activity(live_server, write(tmp_path, lines_of_2025()), TODAY)
     analyst = live_server.new_user(Role.COMMISSION_ANALYST, institution=live_server.world.beijing)
     log_in(page, live_server, analyst.username)
     page.get_by_test_id("nav-bulletin").click()

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from medcircle.activity import service as activity
-from medcircle.auth.domain import Actor, Role
+from medcircle.auth.domain import Role
 from medcircle.kpis.catalogue import INDICATORS
 from tests.agreement_factories import agreement
-from tests.browser.support import LiveServer, PageWatch, log_in
+from tests.browser.support import LiveServer, PageWatch, import_activity, log_in
 from tests.integration.activity.test_service import write
 from tests.integration.kpis.test_service import TODAY, lines_of_2025
 
@@ -25,13 +24,7 @@ pytestmark = pytest.mark.browser
 def test_the_commission_reads_and_downloads_an_indicator(
     page: Page, live_server: LiveServer, watch: PageWatch, tmp_path: Path
 ) -> None:
-    admin = Actor(
-        user_id=0, username="setup", institution_id=0, roles=frozenset({Role.PLATFORM_ADMIN})
-    )
-    with live_server.db() as session:
-        # the same records every run: a second import changes nothing
-        done = activity.import_file(session, admin, write(tmp_path, lines_of_2025()), today=TODAY)
-        assert done.status == "imported"
+    import_activity(live_server, write(tmp_path, lines_of_2025()), TODAY)
     analyst = live_server.new_user(Role.COMMISSION_ANALYST, institution=live_server.world.beijing)
     log_in(page, live_server, analyst.username)
     page.get_by_test_id("nav-indicators").click()
@@ -64,13 +57,9 @@ def test_the_commission_reads_and_downloads_an_indicator(
 def test_the_commission_drills_into_an_institutions_trend(
     page: Page, live_server: LiveServer, watch: PageWatch, tmp_path: Path
 ) -> None:
-    admin = Actor(
-        user_id=0, username="setup", institution_id=0, roles=frozenset({Role.PLATFORM_ADMIN})
-    )
     world = live_server.world
+    import_activity(live_server, write(tmp_path, lines_of_2025()), TODAY)
     with live_server.db() as session:
-        done = activity.import_file(session, admin, write(tmp_path, lines_of_2025()), today=TODAY)
-        assert done.status == "imported"
         code = f"CA-DRILL-{uuid.uuid4().hex[:6]}"
         agreement(
             session,

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from medcircle.kit import i18n
 from medcircle.kpis import bulletin
@@ -28,7 +28,9 @@ class OutflowYear(BaseModel):
 
 
 class MonthRead(BaseModel):
-    month: str
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
     out_calls: int
     referrals_up: int
     referrals_down: int
@@ -75,13 +77,5 @@ def read_bulletin(
         notes=notes,
         figures=figures,
         outflow=[OutflowYear(year=y, share=v) for y, v in f.outflow],
-        months=[
-            MonthRead(
-                month=m.key,
-                out_calls=m.out_calls,
-                referrals_up=m.referrals_up,
-                referrals_down=m.referrals_down,
-            )
-            for m in f.months
-        ],
+        months=[MonthRead.model_validate(m) for m in f.months],
     )

@@ -233,7 +233,12 @@ def test_the_api_gives_the_figures_and_sentences(client: TestClient, recorded: W
     assert body["figures"]["out_calls"] == 3 and body["figures"]["institutions"] == 1
     assert body["paragraphs"][0].startswith(EN)
     assert [o["share"] for o in body["outflow"] if o["year"] == 2024] == [0.5]
-    assert len(body["months"]) == 12
+    assert len(body["months"]) == 12 and body["months"][2] == {
+        "key": "2025-03",
+        "out_calls": 2,
+        "referrals_up": 1,
+        "referrals_down": 0,
+    }
     zh = client.get(
         "/api/v1/bulletin/2025",
         params={"lang": "zh_Hans"},
