@@ -28,7 +28,7 @@ from medcircle.dispatch.plans import VisitView
 from medcircle.kit import clock, i18n
 from medcircle.kit.errors import FieldError, ValidationFailed
 from medcircle.kit.i18n import N_, gettext
-from medcircle.registry.models import Department, Institution, SpecialtyRow
+from medcircle.registry.models import Department, Division, Institution, SpecialtyRow
 
 # the window of the private feed and of a downloaded calendar
 FEED_DAYS_BACK = 30
@@ -76,7 +76,9 @@ def check_range(first: date, last: date, most: int) -> None:
 # --- visits with what they are about -----------------------------------------------------------
 
 
-def name_of(obj: Institution | Department | SpecialtyRow | None, fallback: str = "?") -> str:
+def name_of(
+    obj: Institution | Department | SpecialtyRow | Division | None, fallback: str = "?"
+) -> str:
     """The Chinese or English name of a registry row, by the current language."""
     if obj is None:
         return fallback

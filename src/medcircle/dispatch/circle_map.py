@@ -1,5 +1,6 @@
-"""The map of the circle: institutions placed by their coordinates and the flows of experts
-between them, laid out for an inline SVG drawn on the server.
+"""The map of the circle: institutions (or their cities) placed by their coordinates and the
+flows between them (experts visiting, patients referred up or down), laid out for an inline SVG
+drawn on the server.
 
 Pure: plain values in, plain values out (no database, no translation, no network, no map
 tiles). The projection is equirectangular, fitted to the institutions shown: longitudes are
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 # colours by hospital level (tertiary, secondary, primary, unrated): a palette that stays
@@ -34,6 +35,23 @@ BEND = 0.15
 # pixels per degree at most (a millimetre a pixel)
 MAX_SCALE = 1e8
 
+# the kinds of flow: experts visiting a site, patients referred up, patients referred down
+VISITS = "visits"
+UP = "up"
+DOWN = "down"
+KINDS: tuple[str, ...] = (VISITS, UP, DOWN)
+# each kind its colour (apart from the levels' and from each other), referrals down dashed too
+KIND_COLOURS: dict[str, str] = {VISITS: "#b3261e", UP: "#6a3d9a", DOWN: "#00838f"}
+KIND_DASHES: dict[str, str] = {DOWN: "6 4"}
+# referrals bend further than visits, so a visit and a referral between one pair both show
+KIND_BENDS: dict[str, float] = {VISITS: BEND, UP: 0.3, DOWN: 0.3}
+# the four municipalities, each one place when grouped by city (their districts fold in)
+MUNICIPALITIES: frozenset[str] = frozenset({"11", "12", "31", "50"})
+# a city's marker: its radius grows with the square root of its institutions, up to a limit
+CITY_RADIUS = 4.0
+CITY_RADIUS_STEP = 2.5
+MAX_CITY_RADIUS = 16.0
+
 
 @dataclass(frozen=True)
 class Place:
@@ -42,6 +60,8 @@ class Place:
     level: str
     latitude: float | None
     longitude: float | None
+    # a city: how many institutions it stands for (0 for an institution itself)
+    institutions: int = 0
 
     @property
     def placed(self) -> bool:
@@ -55,22 +75,96 @@ class Place:
 
 @dataclass(frozen=True)
 class Flow:
-    """Experts going from their home institution to a site: how many visits."""
+    """A flow of one kind from one place to another and its count: experts going from their
+    home institution to a site (visits), or patients referred from the referring institution
+    to the receiving one (referrals up or down)."""
 
     origin_id: int
     site_id: int
     count: int
+    kind: str = VISITS
 
 
-def aggregate(pairs: Iterable[tuple[int, int, int]]) -> list[Flow]:
-    """Flows from ``(origin, site, count)`` rows: counts of one pair summed, an institution to
-    itself and empty counts left out; the largest first (then by ids, for a stable order)."""
+def _order(f: Flow) -> tuple[int, int, int, int]:
+    kind = KINDS.index(f.kind) if f.kind in KINDS else len(KINDS)
+    return (kind, -f.count, f.origin_id, f.site_id)
+
+
+def aggregate(pairs: Iterable[tuple[int, int, int]], kind: str = VISITS) -> list[Flow]:
+    """Flows of ``kind`` from ``(origin, site, count)`` rows: counts of one pair summed, an
+    institution to itself and empty counts left out; the largest first (then by ids, for a
+    stable order)."""
     sums: dict[tuple[int, int], int] = defaultdict(int)
     for origin, site, count in pairs:
         if origin != site and count > 0:
             sums[(origin, site)] += count
-    flows = [Flow(o, s, n) for (o, s), n in sums.items()]
-    return sorted(flows, key=lambda f: (-f.count, f.origin_id, f.site_id))
+    flows = [Flow(o, s, n, kind) for (o, s), n in sums.items()]
+    return sorted(flows, key=_order)
+
+
+def city_of(division_code: str) -> str:
+    """The prefecture-level division of a 6-digit division code (the city of county 130602 is
+    130600); a municipality (Beijing, Tianjin, Shanghai, Chongqing) is one place, its
+    province-level code (every district of Beijing folds into 110000)."""
+    if division_code[:2] in MUNICIPALITIES:
+        return division_code[:2] + "0000"
+    return division_code[:4] + "00"
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """Institutions merged into their cities: one place per city, the flows between cities
+    summed, and those within one city (not drawn, listed)."""
+
+    places: list[Place]
+    flows: list[Flow]
+    inside: list[Flow]
+
+
+def _best_level(levels: Iterable[str]) -> str:
+    ranked = sorted(levels, key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else 99)
+    return ranked[0] if ranked else "unrated"
+
+
+def group(
+    places: Sequence[Place],
+    flows: Iterable[Flow],
+    city: Mapping[int, int],
+    names: Mapping[int, str],
+    centres: Mapping[int, tuple[float, float]],
+) -> Grouped:
+    """Merge ``places`` into their cities (``city``: institution id to city id): a city at its
+    division's coordinates (``centres``) when known, else at the mean of its placed
+    institutions, coloured by its highest level; flows between two cities summed by kind,
+    those within one city kept apart."""
+    members: dict[int, list[Place]] = defaultdict(list)
+    for p in places:
+        members[city[p.id]].append(p)
+    cities: list[Place] = []
+    for cid in sorted(members):
+        inside = members[cid]
+        placed = [p for p in inside if p.placed]
+        lat: float | None
+        lon: float | None
+        if cid in centres:
+            lat, lon = centres[cid]
+        elif placed:
+            lat = sum(float(p.latitude or 0.0) for p in placed) / len(placed)
+            lon = sum(float(p.longitude or 0.0) for p in placed) / len(placed)
+        else:
+            lat = lon = None
+        level = _best_level(p.level for p in inside)
+        cities.append(Place(cid, names.get(cid, str(cid)), level, lat, lon, len(inside)))
+    between: dict[tuple[str, int, int], int] = defaultdict(int)
+    within: dict[tuple[str, int, int], int] = defaultdict(int)
+    for f in flows:
+        a, b = city[f.origin_id], city[f.site_id]
+        (within if a == b else between)[(f.kind, a, b)] += f.count
+    return Grouped(
+        cities,
+        sorted((Flow(a, b, n, k) for (k, a, b), n in between.items()), key=_order),
+        sorted((Flow(a, b, n, k) for (k, a, b), n in within.items()), key=_order),
+    )
 
 
 def volumes(flows: Iterable[Flow]) -> dict[int, int]:
@@ -245,7 +339,9 @@ def width_of(count: int, largest: int) -> float:
     return round(MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * share, 2)
 
 
-def curve(a: tuple[float, float], b: tuple[float, float], end_gap: float = 0.0) -> str:
+def curve(
+    a: tuple[float, float], b: tuple[float, float], end_gap: float = 0.0, bend: float = BEND
+) -> str:
     """A quadratic curve from ``a`` to ``b`` bending to the left of its direction, stopping
     ``end_gap`` short of ``b`` (the marker's edge, where the arrow's tip goes)."""
     (x1, y1), (x2, y2) = a, b
@@ -253,8 +349,8 @@ def curve(a: tuple[float, float], b: tuple[float, float], end_gap: float = 0.0) 
     length = math.hypot(dx, dy)
     if length == 0:
         return f"M{x1:.1f},{y1:.1f}"
-    cx = (x1 + x2) / 2 + dy / length * BEND * length
-    cy = (y1 + y2) / 2 - dx / length * BEND * length
+    cx = (x1 + x2) / 2 + dy / length * bend * length
+    cy = (y1 + y2) / 2 - dx / length * bend * length
     # step back from b towards the control point (the curve's direction at its end)
     tx, ty = x2 - cx, y2 - cy
     tl = math.hypot(tx, ty) or 1.0
@@ -270,6 +366,14 @@ def text_width(text: str, size: float = FONT_SIZE) -> float:
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return not (a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1])
+
+
+def radius_of(place: Place) -> float:
+    """A city as large as the square root of its institutions, an institution by its level."""
+    if place.institutions:
+        grown = CITY_RADIUS + CITY_RADIUS_STEP * math.sqrt(place.institutions)
+        return round(min(MAX_CITY_RADIUS, grown), 2)
+    return LEVEL_RADIUS.get(place.level, DEFAULT_RADIUS)
 
 
 def main_places(places: Sequence[Place], flows: Sequence[Flow], most: int) -> list[int]:
@@ -312,7 +416,7 @@ def layout(
     order = {pid: i for i, pid in enumerate(main_places(drawn, flows, len(drawn)))}
     for p in sorted(drawn, key=lambda q: order.get(q.id, 0)):
         x, y = at[p.id]
-        r = LEVEL_RADIUS.get(p.level, DEFAULT_RADIUS)
+        r = radius_of(p)
         colour = LEVEL_COLOURS.get(p.level, LEVEL_COLOURS["unrated"])
         w = text_width(p.name)
         # to the right of the marker, or to its left near the right edge
@@ -329,19 +433,22 @@ def layout(
         if label:
             boxes.append(box)
         markers.append(Marker(p, x, y, r, colour, label, lx, ly, "start" if right else "end"))
-    largest = max((f.count for f in flows), default=0)
+    # the widths of each kind in proportion to its own largest flow (visits and referrals
+    # are not counted in the same units)
+    largest: dict[str, int] = defaultdict(int)
+    for f in flows:
+        largest[f.kind] = max(largest[f.kind], f.count)
     lines: list[Line] = []
     undrawn: list[Flow] = []
     radius = {m.place.id: m.r for m in markers}
     # the widest first, so the narrow ones stay visible on top
-    for f in sorted(flows, key=lambda f: (-f.count, f.origin_id, f.site_id)):
-        if f.origin_id not in at or f.site_id not in at:
+    for f in sorted(flows, key=lambda f: (-width_of(f.count, largest[f.kind]), _order(f))):
+        if f.origin_id not in at or f.site_id not in at or f.origin_id == f.site_id:
             undrawn.append(f)
             continue
         gap = radius.get(f.site_id, DEFAULT_RADIUS) + 2
-        lines.append(
-            Line(f, curve(at[f.origin_id], at[f.site_id], gap), width_of(f.count, largest))
-        )
+        path = curve(at[f.origin_id], at[f.site_id], gap, KIND_BENDS.get(f.kind, BEND))
+        lines.append(Line(f, path, width_of(f.count, largest[f.kind])))
     levels = [lv for lv in LEVEL_ORDER if any(p.level == lv for p in drawn)]
     levels += sorted({p.level for p in drawn} - set(LEVEL_ORDER))
     # the markers drawn over the lines, tertiary (largest) first so small ones stay on top

@@ -25,6 +25,13 @@ from tests.integration.dispatch.calendar_support import (  # noqa: F401  (fixtur
 from tests.integration.dispatch.setup_support import actor, zh
 
 
+def rows_of(html: str) -> list[tuple[str, ...]]:
+    """The table's rows: kind, from, to, number."""
+    table = html[html.index('data-testid="flows"') : html.index("</tbody>")]
+    cells = r"\s*".join([r"<td>([^<]+?)\s*</td>"] * 4)
+    return [tuple(c.strip() for c in row) for row in re.findall(cells, table)]
+
+
 def _record(session: Session, ros: Roster, starts_on: date, home_id: int | None = None) -> None:
     session.add(
         VisitRecord(
@@ -94,22 +101,24 @@ def test_the_map_page(client: TestClient, recs: Roster) -> None:
     html = r.text
     svg = html[html.index("<svg") : html.index("</svg>")]
     assert 'role="img"' in svg and 'aria-labelledby="map-title map-desc"' in svg
-    assert '<title id="map-title">Flows of experts in the circle: Planned visits' in svg
-    assert "3 institutions and 2 flows of experts, 6 visits in all" in svg
+    assert '<title id="map-title">Flows in the circle: Planned visits' in svg
+    assert "3 places on the map and 2 flows between them. Visit days planned: 6." in svg
     # works offline: no address outside the page but the SVG namespace
     assert re.findall(r"https?://[^\s\"']+", svg) == ["http://www.w3.org/2000/svg"]
     assert svg.count("<circle") == 3 and svg.count("marker-end") == 2
     widths = re.findall(r'stroke-width="([\d.]+)" marker-end', svg)
     assert float(widths[0]) > float(widths[1])
-    assert f'data-origin="{w.beijing.id}" data-site="{w.baoding.id}" data-count="5"' in svg
+    assert (
+        f'data-kind="visits" data-origin="{w.beijing.id}" data-site="{w.baoding.id}" data-count="5"'
+        in svg
+    )
     # the legend names the levels present; the table holds the numbers
     legend = html[html.index('data-testid="map-legend"') :]
     assert "Tertiary" in legend and "Secondary" in legend
     table = html[html.index('data-testid="flows"') :]
-    rows = re.findall(r"<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>", table)
-    assert rows == [
-        ("Beijing Hospital A", "Baoding Hospital A", "5"),
-        ("Beijing Hospital B", "Baoding Hospital A", "1"),
+    assert rows_of(html) == [
+        ("Visit days planned", "Beijing Hospital A", "Baoding Hospital A", "5"),
+        ("Visit days planned", "Beijing Hospital B", "Baoding Hospital A", "1"),
     ]
     assert "Visit days planned" in table
     # the default period: the last 90 days and the next 90
@@ -143,7 +152,10 @@ def test_bad_controls_are_explained(client: TestClient, recs: Roster) -> None:
     r = client.get("/dispatch/map", params={"first": "soon"})
     assert r.status_code == 422 and "YYYY-MM-DD" in r.text
     r = client.get("/dispatch/map", params={"source": "rumoured"})
-    assert r.status_code == 422 and "Choose planned visits or recorded visits." in r.text
+    assert (
+        r.status_code == 422
+        and "Choose expert visits (planned or recorded), referrals, or both." in r.text
+    )
 
 
 def test_institutions_without_coordinates_are_listed(
