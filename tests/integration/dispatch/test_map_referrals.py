@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -247,3 +248,25 @@ def test_in_chinese(client: TestClient, refs: Roster, session: Session) -> None:
         "/dispatch/map", params={**YEAR, "source": "referrals", "grouping": "city"}
     ).text
     assert zh("Referrals up") in html and zh("By city") in html and "保定市" in html
+
+
+def test_from_the_indicators_to_the_map(client: TestClient, refs: Roster) -> None:
+    """The analyst opens the dashboard, follows its link to the map of the year, and from a
+    referral indicator to its referrals on the map."""
+    login(client, "commissionanalyst")
+    dashboard = client.get("/indicators", params={"year": "2026"}).text
+    link = re.search(r'<a href="([^"]+)" data-testid="map-link">', dashboard)
+    assert link is not None
+    href = link.group(1).replace("&amp;", "&")
+    assert href == (
+        "/dispatch/map?first=2026-01-01&last=2026-12-31&source=recorded-and-referrals&grouping=city"
+    )
+    r = client.get(href)
+    assert r.status_code == 200
+    assert rows_of(r.text)[1] == ("Referrals up", "Baoding", "Beijing", "4")
+    page = client.get("/indicators/referrals-up", params={"year": "2026"}).text
+    link = re.search(r'<a href="([^"]+)" data-testid="map-link">', page)
+    assert link is not None
+    r = client.get(link.group(1).replace("&amp;", "&"))
+    assert 'value="referrals" checked' in r.text
+    assert "map-link" not in client.get("/indicators/remote-consultations?year=2026").text
