@@ -119,3 +119,38 @@ def test_an_expert_sees_their_visits_and_records_one(demo_page: Page, demo_site:
             assert str(record.site_institution_id) == site_id
     finally:
         engine.dispose()
+
+
+def test_the_analyst_opens_the_map_from_the_indicators(
+    demo_page: Page, demo_site: DemoSite
+) -> None:
+    """The commission analyst opens the dashboard, follows its link to the map of the year
+    (visits and referrals by city, drawn with nothing fetched from outside), switches to
+    institutions and downloads the table."""
+    page = demo_page
+    log_in(page, demo_site, "analyst")
+    page.get_by_test_id("nav-indicators").click()
+    page.get_by_test_id("map-link").click()
+    expect(page).to_have_url(re.compile(r"/dispatch/map\?first=\d{4}-01-01&.*grouping=city"))
+    form = page.get_by_test_id("map-form")
+    expect(form.locator("input[value='recorded-and-referrals']")).to_be_checked()
+    svg = page.get_by_test_id("map-svg")
+    # Beijing and Baoding among the cities; visits and referrals up both drawn
+    expect(svg.locator("circle[data-city='110000']")).to_have_count(1)
+    expect(svg.locator("circle[data-city='130600']")).to_have_count(1)
+    expect(svg.locator("path[data-kind='visits']").first).to_be_attached()
+    expect(svg.locator("path[data-kind='up']").first).to_be_attached()
+    legend = page.get_by_test_id("map-legend")
+    expect(legend.locator("li[data-kind='up']")).to_contain_text(zh("Referrals up"))
+    table = page.get_by_test_id("flows")
+    expect(table.locator("tbody tr[data-kind='up']").first).to_be_visible()
+    form.get_by_label(zh("By institution")).check()
+    form.get_by_role("button", name=zh("Show the map")).click()
+    expect(page).to_have_url(re.compile(r"grouping=institution"))
+    expect(svg.locator("circle[data-institution]").first).to_be_attached()
+    with page.expect_download() as info:
+        page.get_by_test_id("map-csv").click()
+    assert info.value.suggested_filename.startswith("circle-map-recorded-and-referrals-institution")
+    text = info.value.path().read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0] == "kind,from,to,count,within_one_city"
+    assert "\nup," in text
