@@ -88,15 +88,16 @@ def referrals_fixture(session: Session, recs: Roster) -> Roster:
     return recs
 
 
+def _in_2026(
+    session: Session, username: str, source: str = "referrals", grouping: str = "institution"
+) -> map_service.Circle:
+    a = actor(session, username)
+    return map_service.circle(session, a, date(2026, 1, 1), date(2026, 12, 31), source, grouping)
+
+
 def test_referral_flows_for_the_commission(session: Session, refs: Roster) -> None:
     w = refs.dw.base
-    c = map_service.circle(
-        session,
-        actor(session, "commissionanalyst"),
-        date(2026, 1, 1),
-        date(2026, 12, 31),
-        "referrals",
-    )
+    c = _in_2026(session, "commissionanalyst")
     assert c.referrals_of is None
     assert c.flows == [
         Flow(w.baoding.id, w.beijing.id, 3, UP),
@@ -110,10 +111,7 @@ def test_referral_flows_for_the_commission(session: Session, refs: Roster) -> No
 
 def test_a_hospital_office_sees_only_its_own_referrals(session: Session, refs: Roster) -> None:
     w = refs.dw.base
-    first, last = date(2026, 1, 1), date(2026, 12, 31)
-    office = map_service.circle(
-        session, actor(session, "institutionadmin"), first, last, "referrals"
-    )
+    office = _in_2026(session, "institutionadmin")
     assert office.referrals_of == w.baoding.id
     assert office.flows == [
         Flow(w.baoding.id, w.beijing.id, 3, UP),
@@ -121,7 +119,7 @@ def test_a_hospital_office_sees_only_its_own_referrals(session: Session, refs: R
         Flow(w.baoding.id, w.baoding2.id, 1, DOWN),
     ]
     # BD-B's coordinator: the referrals BD-B sent or received, not the others
-    other = map_service.circle(session, actor(session, "bd2coord"), first, last, "referrals")
+    other = _in_2026(session, "bd2coord")
     assert other.flows == [
         Flow(w.baoding2.id, w.beijing.id, 1, UP),
         Flow(w.baoding.id, w.baoding2.id, 1, DOWN),
@@ -129,15 +127,9 @@ def test_a_hospital_office_sees_only_its_own_referrals(session: Session, refs: R
 
 
 def test_by_city(session: Session, refs: Roster) -> None:
-    c = map_service.circle(
-        session,
-        actor(session, "commissionanalyst"),
-        date(2026, 1, 1),
-        date(2026, 12, 31),
-        "recorded-and-referrals",
-        "city",
+    shown = map_service.shown(
+        _in_2026(session, "commissionanalyst", "recorded-and-referrals", "city")
     )
-    shown = map_service.shown(c)
     assert sorted(p.id for p in shown.places) == [BEIJING, BAODING]
     by_id = {p.id: p for p in shown.places}
     # BJ-A (BJ-B has no agreement in force and no flow in 2026) and the two Baoding
