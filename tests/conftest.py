@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from medcircle.auth import security
 from medcircle.config import Settings
 from medcircle.db import make_engine
+from medcircle.kit import i18n
 from medcircle.main import create_app
 from tests import factories
 from tests.databases import own_database
@@ -24,6 +25,13 @@ from tests.databases import own_database
 # shared machine make single examples slow now and then
 hypothesis_settings.register_profile("medcircle", deadline=None)
 hypothesis_settings.load_profile("medcircle")
+
+
+@pytest.fixture(autouse=True)
+def default_locale() -> None:
+    """Every test starts in the deployment's default language, whatever a test before it in
+    the same process chose (the language is a context variable of the thread)."""
+    i18n.set_locale(i18n.DEFAULT_LOCALE)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

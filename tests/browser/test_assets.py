@@ -53,7 +53,7 @@ def test_api_docs_render_swagger_ui_from_vendor(
     page.goto(live_server.url_for("/docs"))
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("medcircle")
     # the operations come from this server's OpenAPI document: one folded line per area
-    expect(page.locator(".opblock-tag-section")).to_have_count(15)
+    expect(page.locator(".opblock-tag-section")).to_have_count(16)
     page.locator(".opblock-tag", has_text="meta").click()
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/ping").first).to_be_visible()
     page.wait_for_load_state("networkidle")
