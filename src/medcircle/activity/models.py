@@ -78,10 +78,9 @@ class ActivityRecord(Base):
     # the import that last wrote the record
     import_id: Mapped[int] = mapped_column(ForeignKey("activity_import.id"))
 
+    # looked up by its key only: the indicators read the monthly summary, not the records
     __table_args__ = (
         UniqueConstraint("institution_id", "record_id", name="uq_activity_record_key"),
-        Index("ix_activity_record_institution_start", "institution_id", "start_on"),
-        Index("ix_activity_record_residence_start", "residence_code", "start_on"),
     )
 
 
