@@ -3,7 +3,9 @@ imports keep up to date, against the same figure computed from the records thems
 
 A generated year (2025) of encounter records for six institutions — two of the capital
 (tertiary), three of Baoding and one of another Hebei city — with residences over the Hebei and
-Beijing divisions of the registry (outpatient 85 %, emergency 5 %, inpatient 10 %), imported
+Beijing divisions of the registry (outpatient 85 %, emergency 5 %, inpatient 10 %) and
+departments over 24 specialties and one unknown (so the summary holds a row per institution,
+month, type, the patients' city and specialty), imported
 with ``activity.service.import_file`` (which keeps the summary). Then, for Hebei and 2025, each
 indicator of ``kpis.catalogue`` is computed with ``kpis.service.compute`` (what the API and the
 dashboards call), median of the runs; the baseline in the same run is the same figure from a
@@ -43,6 +45,7 @@ from medcircle.cli.db import upgrade_database
 from medcircle.db import make_engine, make_session_factory, unit_of_work
 from medcircle.kpis import service
 from medcircle.kpis.catalogue import CAPITAL, INDICATORS
+from medcircle.registry.domain import SPECIALTIES
 from medcircle.registry.models import Division, Institution
 
 # the indicators of the records generated here (the others read their own tables)
@@ -95,6 +98,11 @@ def prepare(url: str) -> list[str]:
         engine.dispose()
 
 
+# the departments as the hospitals name them: 24 the specialty list knows (its codes), and
+# one it does not (its records have no specialty)
+DEPARTMENTS = [s.code for s in SPECIALTIES[:24]] + ["科室"]
+
+
 def generate(n: int, residences: list[str]) -> Iterator[dict[str, str]]:
     rng = random.Random(2025)
     first = date(YEAR, 1, 1)
@@ -108,7 +116,7 @@ def generate(n: int, residences: list[str]) -> Iterator[dict[str, str]]:
             {
                 "record_id": f"R{i:09d}",
                 "institution": rng.choice(SITES)[0],
-                "department": "科室",
+                "department": rng.choice(DEPARTMENTS),
                 "type": kind,
                 "start_on": start.isoformat(),
                 "end_on": end,

@@ -77,6 +77,8 @@ class ActivityRecord(Base):
     referral: Mapped[str | None] = mapped_column(String(32))
     # the import that last wrote the record
     import_id: Mapped[int] = mapped_column(ForeignKey("activity_import.id"))
+    # the specialty its department stands for ('' when none is known), found at import
+    specialty_code: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     # looked up by its key only: the indicators read the monthly summary, not the records
     __table_args__ = (
@@ -121,3 +123,24 @@ class ActivityMonth(Base):
     stay_days: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (Index("ix_activity_month_month", "month", "residence_city"),)
+
+
+class ActivityMonthSpecialty(Base):
+    """The records summed by institution, month, type, the province the patients live in and
+    the specialty their department stands for ('' for none known), kept up to date by every
+    import with ``activity_month``: what the indicators' breakdown by specialty reads (the
+    province is all the activity indicators need of the residence)."""
+
+    __tablename__ = "activity_month_specialty"
+
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), primary_key=True)
+    # YYYY-MM
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # the province-level division code of the residence (its first two digits, then 0000)
+    residence_province: Mapped[str] = mapped_column(String(6), primary_key=True)
+    specialty: Mapped[str] = mapped_column(String(32), primary_key=True)
+    starts: Mapped[int] = mapped_column(BigInteger, default=0)
+    ends: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index("ix_activity_month_specialty_month", "month", "residence_province"),)

@@ -62,7 +62,7 @@ from medcircle.kit.clock import CST
 from medcircle.kit.errors import Forbidden, NotFound
 from medcircle.kit.i18n import N_
 from medcircle.referrals import icd10
-from medcircle.registry.models import Division, Institution
+from medcircle.registry.models import Department, Division, Institution, SpecialtyRow
 
 # rows staged per batch
 CHUNK = 5_000
@@ -79,6 +79,7 @@ _COMPARED = (
     "icd10",
     "cost_fen",
     "referral",
+    "specialty_code",
 )
 
 
@@ -162,6 +163,7 @@ _STAGE = Table(
     Column("icd10", String(8), nullable=False),
     Column("cost_fen", BigInteger),
     Column("referral", String(32)),
+    Column("specialty_code", String(32), nullable=False),
     Column("import_id", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
@@ -208,7 +210,15 @@ class _Stage:
         ).one()
         # the summary's deltas: out with what the changed records were, in with what is written
         changes = summary.new_deltas()
-        fields = ("institution_id", "type", "start_on", "end_on", "residence_code", "cost_fen")
+        fields = (
+            "institution_id",
+            "type",
+            "start_on",
+            "end_on",
+            "residence_code",
+            "cost_fen",
+            "specialty_code",
+        )
         if matched > unchanged:
             summary.deltas(
                 conn,
@@ -248,7 +258,49 @@ class _Stage:
         _STAGE.drop(conn)
 
 
-def _staged(row: ActivityRow, institution_id: int, import_id: int, iso: bool) -> tuple[Any, ...]:
+class _Specialties:
+    """The specialty a department stands for, per institution: the name of one of the
+    institution's registered departments (Chinese or English), a specialty's code, or a
+    specialty's name, in that order; '' when nothing matches. Case and surrounding spaces do
+    not count. Cached per department name for the import."""
+
+    def __init__(self, session: Session, institution_ids: Iterable[int]) -> None:
+        self.catalogue: dict[str, str] = {}
+        for code, zh, en in session.execute(
+            select(SpecialtyRow.code, SpecialtyRow.name_zh, SpecialtyRow.name_en)
+        ):
+            for name in (en, zh, code):
+                self.catalogue[name.strip().casefold()] = code
+        self.departments: dict[tuple[int, str], str] = {}
+        for iid, zh, en, code in session.execute(
+            select(
+                Department.institution_id,
+                Department.name_zh,
+                Department.name_en,
+                Department.specialty_code,
+            ).where(Department.institution_id.in_(list(institution_ids)))
+        ):
+            for name in (en, zh):
+                self.departments[(iid, name.strip().casefold())] = code
+        self.found: dict[tuple[int, str], str] = {}
+
+    def of(self, institution_id: int, department: str) -> str:
+        key = (institution_id, department)
+        found = self.found.get(key)
+        if found is None:
+            name = department.strip().casefold()
+            found = self.departments.get((institution_id, name)) or self.catalogue.get(name, "")
+            if len(self.found) < _SPECIALTY_CACHE:
+                self.found[key] = found
+        return found
+
+
+_SPECIALTY_CACHE = 100_000
+
+
+def _staged(
+    row: ActivityRow, institution_id: int, import_id: int, iso: bool, specialty: str
+) -> tuple[Any, ...]:
     """A row as the stage takes it (dates as text for SQLite, as it stores them)."""
     start: Any = row.start_on.isoformat() if iso else row.start_on
     end: Any = row.end_on
@@ -266,6 +318,7 @@ def _staged(row: ActivityRow, institution_id: int, import_id: int, iso: bool) ->
         row.icd10,
         row.cost_fen,
         row.referral,
+        specialty,
         import_id,
     )
 
@@ -393,6 +446,7 @@ def _import_rows(
     on_rows: Callable[[int], None] | None,
 ) -> None:
     duplicates = DuplicateCheck()
+    specialties = _Specialties(session, allowed.values())
     stage = _Stage(session)
     iso = not stage.postgres
     chunk: list[tuple[Any, ...]] = []
@@ -427,7 +481,10 @@ def _import_rows(
                 chunk.clear()
         elif writing:
             assert isinstance(parsed, ActivityRow)
-            chunk.append(_staged(parsed, allowed[parsed.institution], import_id, iso))
+            iid = allowed[parsed.institution]
+            chunk.append(
+                _staged(parsed, iid, import_id, iso, specialties.of(iid, parsed.department))
+            )
         if len(chunk) >= CHUNK:
             stage.add(chunk)
             chunk = []

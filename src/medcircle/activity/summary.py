@@ -1,4 +1,6 @@
-"""The monthly summary of the records (``activity_month``), kept up to date by each import.
+"""The monthly summaries of the records, kept up to date by each import: ``activity_month``
+(by institution, month, type and the patients' city) and ``activity_month_specialty`` (by
+institution, month, type, the patients' province and the specialty).
 
 An import knows, before it writes, which stored records it will change (their old values) and
 which staged rows will be written (new or corrected): the old values are taken out of the
@@ -19,13 +21,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from medcircle.activity.models import ActivityMonth
+from medcircle.activity.models import ActivityMonth, ActivityMonthSpecialty
 
 MONTH = typed(Table, ActivityMonth.__table__)
+BY_SPECIALTY = typed(Table, ActivityMonthSpecialty.__table__)
 _KEY = ("institution_id", "month", "type", "residence_city")
 _SUMS = ("starts", "ends", "cost_fen", "stay_days")
+_SPECIALTY_KEY = ("institution_id", "month", "type", "residence_province", "specialty")
+_SPECIALTY_SUMS = ("starts", "ends")
 
-Key = tuple[int, str, str, str]
+# institution, month, type, city of residence, specialty: the finest grain of the deltas
+Key = tuple[int, str, str, str, str]
 
 
 def month_of(column: Any, postgres: bool) -> ColumnElement[str]:
@@ -49,7 +55,8 @@ def days_between(start: Any, end: Any, postgres: bool) -> ColumnElement[int]:
 
 def deltas(conn: Connection, rows: Select[Any], sign: int, into: dict[Key, list[int]]) -> None:
     """Add (``sign`` 1) or take out (-1) the contribution of ``rows`` (a select of
-    institution_id, type, start_on, end_on, residence_code, cost_fen) to ``into``."""
+    institution_id, type, start_on, end_on, residence_code, cost_fen, specialty_code) to
+    ``into``."""
     postgres = conn.dialect.name == "postgresql"
     q = rows.subquery()
     city = city_of(q.c.residence_code)
@@ -60,12 +67,13 @@ def deltas(conn: Connection, rows: Select[Any], sign: int, into: dict[Key, list[
             started,
             q.c.type,
             city,
+            q.c.specialty_code,
             func.count(),
             func.coalesce(func.sum(q.c.cost_fen), 0),
-        ).group_by(q.c.institution_id, started, q.c.type, city)
+        ).group_by(q.c.institution_id, started, q.c.type, city, q.c.specialty_code)
     )
-    for inst, month, kind, res, n, cost in found:
-        sums = into[(inst, month, kind, res)]
+    for inst, month, kind, res, spec, n, cost in found:
+        sums = into[(inst, month, kind, res, spec)]
         sums[0] += sign * n
         sums[2] += sign * int(cost)
     ended = month_of(q.c.end_on, postgres)
@@ -75,14 +83,15 @@ def deltas(conn: Connection, rows: Select[Any], sign: int, into: dict[Key, list[
             ended,
             q.c.type,
             city,
+            q.c.specialty_code,
             func.count(),
             func.coalesce(func.sum(days_between(q.c.start_on, q.c.end_on, postgres)), 0),
         )
         .where(q.c.end_on.is_not(None))
-        .group_by(q.c.institution_id, ended, q.c.type, city)
+        .group_by(q.c.institution_id, ended, q.c.type, city, q.c.specialty_code)
     )
-    for inst, month, kind, res, n, days in found:
-        sums = into[(inst, month, kind, res)]
+    for inst, month, kind, res, spec, n, days in found:
+        sums = into[(inst, month, kind, res, spec)]
         sums[1] += sign * n
         sums[3] += sign * int(days)
 
@@ -92,22 +101,41 @@ def new_deltas() -> dict[Key, list[int]]:
 
 
 def apply(conn: Connection, changes: dict[Key, list[int]]) -> None:
-    """Add the deltas to the summary, creating its rows as needed (in the keys' order, so
-    two imports at once lock the rows they share in the same order)."""
+    """Add the deltas to both summaries, creating their rows as needed (in the keys' order,
+    so two imports at once lock the rows they share in the same order)."""
+    by_city: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    by_specialty: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for (inst, month, kind, city, spec), sums in changes.items():
+        at = by_city[(inst, month, kind, city)]
+        for i, n in enumerate(sums):
+            at[i] += n
+        at = by_specialty[(inst, month, kind, city[:2] + "0000", spec)]
+        at[0] += sums[0]
+        at[1] += sums[1]
+    _upsert(conn, MONTH, _KEY, _SUMS, by_city)
+    _upsert(conn, BY_SPECIALTY, _SPECIALTY_KEY, _SPECIALTY_SUMS, by_specialty)
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    key: tuple[str, ...],
+    sums: tuple[str, ...],
+    changes: dict[tuple[Any, ...], list[int]],
+) -> None:
     params = [
-        dict(zip(_KEY, key, strict=True)) | dict(zip(_SUMS, sums, strict=True))
-        for key, sums in sorted(changes.items())
-        if any(sums)
+        dict(zip(key, k, strict=True)) | dict(zip(sums, v, strict=True))
+        for k, v in sorted(changes.items())
+        if any(v)
     ]
     if not params:
         return
-    table = MONTH
     make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = make(table)
     conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=list(_KEY),
-            set_={c: table.c[c] + stmt.excluded[c] for c in _SUMS},
+            index_elements=list(key),
+            set_={c: table.c[c] + stmt.excluded[c] for c in sums},
         ),
         params,
     )

@@ -73,7 +73,7 @@ INDICATORS: tuple[Indicator, ...] = (
         formula_en=("outpatient and emergency visits in the period ÷ calendar days of the period"),
         source="activity",
         scope=Scope.INSTITUTION,
-        breakdowns=(*BASIC, Breakdown.ALLIANCE),
+        breakdowns=(*BASIC, Breakdown.ALLIANCE, Breakdown.SPECIALTY),
     ),
     Indicator(
         slug="outflow-share",
@@ -89,7 +89,7 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         source="activity",
         scope=Scope.REGION,
-        breakdowns=BASIC,
+        breakdowns=(*BASIC, Breakdown.SPECIALTY),
     ),
     Indicator(
         slug="local-treatment-rate",
@@ -103,7 +103,7 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         source="activity",
         scope=Scope.REGION,
-        breakdowns=BASIC,
+        breakdowns=(*BASIC, Breakdown.SPECIALTY),
     ),
 )
 

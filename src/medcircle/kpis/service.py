@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from medcircle.activity.models import ActivityMonth
+from medcircle.activity.models import ActivityMonth, ActivityMonthSpecialty
 from medcircle.activity.summary import days_between, month_of
 from medcircle.agreements.models import CooperationAgreement
 from medcircle.audit.service import safe_cells
@@ -171,7 +171,10 @@ def compute(
     months = periods.year_months(year)
     days = {m: periods.days_in(m, today) for m in months}
     parts = _parts(session, ind, months, region, inst, today)
-    return _assemble(session, ind, year, region, inst, parts, days)
+    specialties = None
+    if ind.source == "activity" and Breakdown.SPECIALTY in ind.breakdowns:
+        specialties = _parts(session, ind, months, region, inst, today, by_specialty=True)
+    return _assemble(session, ind, year, region, inst, parts, days, specialties)
 
 
 def trend(
@@ -315,9 +318,12 @@ def _parts(
     region: str | None,
     inst: Institution | None,
     today: date,
+    *,
+    by_specialty: bool = False,
 ) -> Parts:
     """The indicator's numerators and denominators over a run of months, by month,
-    institution and specialty."""
+    institution and specialty (for the activity indicators, the specialty only when asked
+    ``by_specialty``: it is read from a summary of its own)."""
     if ind.source == "visits":
         return _expert_visits(session, ind.slug, months, region, inst)
     if ind.source == "referrals":
@@ -326,12 +332,13 @@ def _parts(
         return _cleanrooms(session, ind.slug, months, region, inst, today)
     if ind.source == "consultations":
         return _consultations(session, ind.slug, months, region, inst)
+    summary = _BY_SPECIALTY if by_specialty else _BY_CITY
     if ind.slug == "outpatient-visits-per-day":
-        return _visits(session, months, region, inst)
+        return _visits(session, months, region, inst, summary)
     assert region is not None
     if ind.slug == "outflow-share":
-        return _outflow(session, months, region, inst)
-    return _local(session, months, region, inst)
+        return _outflow(session, months, region, inst, summary)
+    return _local(session, months, region, inst, summary)
 
 
 def _milestones(session: Session, inst: Institution) -> list[Milestone]:
@@ -378,78 +385,123 @@ Parts = dict[Key, tuple[int, int]]
 NO_SPECIALTY = ""
 
 
-def _in_months(months: list[str]) -> ColumnElement[bool]:
-    return ActivityMonth.month.between(months[0], months[-1])
+@dataclass(frozen=True)
+class _Summary:
+    """One of the activity summaries, as the activity indicators read it: by the patients'
+    city (the indicators' own figures), or by their province and the specialty (the
+    breakdown by specialty)."""
+
+    table: Any
+    residence: Any
+    specialty: Any | None
+
+    def columns(self) -> list[Any]:
+        """What the parts are grouped by: month, institution (and specialty)."""
+        found = [self.table.month, self.table.institution_id]
+        return found if self.specialty is None else [*found, self.specialty]
+
+    def key(self, row: Sequence[Any]) -> tuple[Key, Sequence[Any]]:
+        """The part's key of a row grouped by :meth:`columns`, and the rest of the row."""
+        if self.specialty is None:
+            return (row[0], row[1], NO_SPECIALTY), row[2:]
+        return (row[0], row[1], row[2]), row[3:]
+
+    def in_months(self, months: list[str]) -> ColumnElement[bool]:
+        return self.table.month.between(months[0], months[-1])  # type: ignore[no-any-return]
+
+    def lives_in(self, region: str) -> ColumnElement[bool]:
+        return self.residence.startswith(region[:2], autoescape=True)  # type: ignore[no-any-return]
 
 
-def _lives_in(region: str) -> ColumnElement[bool]:
-    return ActivityMonth.residence_city.startswith(region[:2], autoescape=True)
+_BY_CITY = _Summary(ActivityMonth, ActivityMonth.residence_city, None)
+_BY_SPECIALTY = _Summary(
+    ActivityMonthSpecialty,
+    ActivityMonthSpecialty.residence_province,
+    ActivityMonthSpecialty.specialty,
+)
 
 
 def _visits(
-    session: Session, months: list[str], region: str | None, inst: Institution | None
+    session: Session,
+    months: list[str],
+    region: str | None,
+    inst: Institution | None,
+    summary: _Summary = _BY_CITY,
 ) -> Parts:
-    where = [_in_months(months), ActivityMonth.type.in_(VISITS)]
+    t = summary.table
+    where = [summary.in_months(months), t.type.in_(VISITS)]
     if inst is not None:
-        where.append(ActivityMonth.institution_id == inst.id)
-    q = (
-        select(ActivityMonth.month, ActivityMonth.institution_id, func.sum(ActivityMonth.starts))
-        .where(*where)
-        .group_by(ActivityMonth.month, ActivityMonth.institution_id)
-    )
+        where.append(t.institution_id == inst.id)
+    q = select(*summary.columns(), func.sum(t.starts)).where(*where).group_by(*summary.columns())
     if region is not None:
-        q = q.join(Institution, Institution.id == ActivityMonth.institution_id).where(
+        q = q.join(Institution, Institution.id == t.institution_id).where(
             Institution.province_code == region
         )
-    return {(m, i, NO_SPECIALTY): (int(n), 0) for m, i, n in session.execute(q)}
+    out: Parts = {}
+    for row in session.execute(q):
+        key, (n,) = summary.key(row)
+        out[key] = (int(n), 0)
+    return out
 
 
-def _outflow(session: Session, months: list[str], region: str, inst: Institution | None) -> Parts:
+def _outflow(
+    session: Session,
+    months: list[str],
+    region: str,
+    inst: Institution | None,
+    summary: _Summary = _BY_CITY,
+) -> Parts:
     """Discharges of the capital's secondary-and-above hospitals: of the region's residents,
     and all."""
+    t = summary.table
     q = (
         select(
-            ActivityMonth.month,
-            ActivityMonth.institution_id,
-            func.sum(case((_lives_in(region), ActivityMonth.ends), else_=0)),
-            func.sum(ActivityMonth.ends),
+            *summary.columns(),
+            func.sum(case((summary.lives_in(region), t.ends), else_=0)),
+            func.sum(t.ends),
         )
-        .join(Institution, Institution.id == ActivityMonth.institution_id)
+        .join(Institution, Institution.id == t.institution_id)
         .where(
-            _in_months(months),
-            ActivityMonth.type == STAYS,
+            summary.in_months(months),
+            t.type == STAYS,
             Institution.province_code == CAPITAL,
             Institution.level.in_((Level.SECONDARY.value, Level.TERTIARY.value)),
-            true() if inst is None else ActivityMonth.institution_id == inst.id,
+            true() if inst is None else t.institution_id == inst.id,
         )
-        .group_by(ActivityMonth.month, ActivityMonth.institution_id)
-    )
-    found: Any = session.execute(q)
-    return {(m, i, NO_SPECIALTY): (int(a), int(b)) for m, i, a, b in found}
-
-
-def _local(session: Session, months: list[str], region: str, inst: Institution | None) -> Parts:
-    """Visits and admissions of the region's residents: at institutions inside the region,
-    and everywhere (by institution, so the breakdown shows where they went)."""
-    inside = Institution.province_code == region
-    q = (
-        select(
-            ActivityMonth.month,
-            ActivityMonth.institution_id,
-            inside,
-            func.sum(ActivityMonth.starts),
-        )
-        .join(Institution, Institution.id == ActivityMonth.institution_id)
-        .where(
-            _in_months(months),
-            _lives_in(region),
-            true() if inst is None else ActivityMonth.institution_id == inst.id,
-        )
-        .group_by(ActivityMonth.month, ActivityMonth.institution_id, inside)
+        .group_by(*summary.columns())
     )
     out: Parts = {}
-    for m, i, local, n in session.execute(q):
-        out[(m, i, NO_SPECIALTY)] = (int(n) if local else 0, int(n))
+    for row in session.execute(q):
+        key, (a, b) = summary.key(row)
+        out[key] = (int(a), int(b))
+    return out
+
+
+def _local(
+    session: Session,
+    months: list[str],
+    region: str,
+    inst: Institution | None,
+    summary: _Summary = _BY_CITY,
+) -> Parts:
+    """Visits and admissions of the region's residents: at institutions inside the region,
+    and everywhere (by institution, so the breakdown shows where they went)."""
+    t = summary.table
+    inside = Institution.province_code == region
+    q = (
+        select(*summary.columns(), inside, func.sum(t.starts))
+        .join(Institution, Institution.id == t.institution_id)
+        .where(
+            summary.in_months(months),
+            summary.lives_in(region),
+            true() if inst is None else t.institution_id == inst.id,
+        )
+        .group_by(*summary.columns(), inside)
+    )
+    out: Parts = {}
+    for row in session.execute(q):
+        key, (local, n) = summary.key(row)
+        out[key] = (int(n) if local else 0, int(n))
     return out
 
 
@@ -750,7 +802,10 @@ def _assemble(
     inst: Institution | None,
     parts: Parts,
     days: dict[str, int],
+    specialties: Parts | None = None,
 ) -> Computed:
+    """The computed indicator from its parts (``specialties``: the parts by specialty, where
+    they come from elsewhere than ``parts``)."""
     per_day = ind.unit is Unit.PER_DAY
     institutions = {
         i.id: i
@@ -793,7 +848,8 @@ def _assemble(
         ]
     by_specialty = []
     if Breakdown.SPECIALTY in ind.breakdowns:
-        for code, (num, den) in sorted(_sums(parts, lambda k: (k[2],)).items()):
+        by_code = _sums(parts if specialties is None else specialties, lambda k: (k[2],))
+        for code, (num, den) in sorted(by_code.items()):
             known = SPECIALTY_BY_CODE.get(code)
             zh, en = (known.name_zh, known.name_en) if known else _UNNAMED.get(code, (code, code))
             by_specialty.append(

@@ -58,7 +58,9 @@ def test_the_commission_reads_the_outflow_share_by_month_and_institution(
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("indicator", "year", "region", "breakdown")
     assert rows[1][3:] == ("total", "*", None, None, pytest.approx(4 / 11), 4, 11)
-    assert len(rows) == 1 + 1 + 12 + 1
+    # the total, 12 months, one institution, one specialty (none named: "-")
+    assert len(rows) == 1 + 1 + 12 + 1 + 1
+    assert rows[-1][3] == "specialty" and rows[-1][6] == "No specialty named"
     assert client.get("/indicators/outflow-share.pdf?year=2025").status_code == 404
 
 
