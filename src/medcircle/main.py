@@ -130,6 +130,7 @@ def create_app(
     from medcircle.dispatch import demand_pages as dispatch_demand_pages
     from medcircle.dispatch import demand_router as dispatch_demand_router
     from medcircle.dispatch import map_pages as dispatch_map_pages
+    from medcircle.dispatch import map_router as dispatch_map_router
     from medcircle.dispatch import plan_pages as dispatch_plan_pages
     from medcircle.dispatch import plans_router as dispatch_plans_router
     from medcircle.dispatch import travel_pages as dispatch_travel_pages
@@ -169,6 +170,7 @@ def create_app(
         consult_measures_router,
         dispatch_calendar_router,
         dispatch_demand_router,
+        dispatch_map_router,
         dispatch_plans_router,
         dispatch_experts_router,
         dispatch_travel_router,

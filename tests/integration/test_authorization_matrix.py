@@ -80,6 +80,7 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/dispatch/experts"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/dispatch/travel"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/dispatch/plans"): Expect(ALL_BUT_AUDITOR),
+    ("GET", "/api/v1/dispatch/map"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/visits"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/visit-measures"): Expect(ALL_BUT_AUDITOR),
     ("GET", "/api/v1/visit-measures.csv"): Expect(ALL_BUT_AUDITOR),

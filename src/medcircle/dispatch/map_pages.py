@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from medcircle.auth.domain import Actor
 from medcircle.dispatch import circle_map, map_service
 from medcircle.kit import clock
-from medcircle.kit.errors import DomainError, FieldError, ValidationFailed
+from medcircle.kit.errors import DomainError
 from medcircle.kit.i18n import N_, gettext
 from medcircle.registry.domain import LEVEL_LABELS, Level
 from medcircle.web import forms
@@ -97,9 +97,9 @@ def map_page(request: Request, session: DB, actor: PageActor) -> Response:
     found, form = _asked(request, session, actor, errors)
     shown = map_service.shown(found)
     drawing = circle_map.layout(shown.places, shown.flows)
-    every = [*shown.flows, *shown.inside]
-    kinds = [k for k in circle_map.KINDS if any(f.kind == k for f in every)]
-    totals = {k: sum(f.count for f in every if f.kind == k) for k in kinds}
+    every = [f for f, _ in shown.rows()]
+    totals = shown.totals()
+    kinds = list(totals)
     largest = {k: max((f.count for f in shown.flows if f.kind == k), default=0) for k in kinds}
     query = {"first": found.first.isoformat(), "last": found.last.isoformat()}
     query |= {"source": found.source, "grouping": found.grouping}
@@ -134,22 +134,12 @@ def map_table(request: Request, session: DB, actor: PageActor) -> Response:
     that cannot be read is refused (422) with the reasons by field, not answered with the
     defaults."""
     qp = request.query_params
-    default_first, default_last = map_service.default_period(clock.today())
-    days: dict[str, date] = {}
-    bad: list[FieldError] = []
-    for name, default in (("first", default_first), ("last", default_last)):
-        try:
-            raw = qp.get(name)
-            days[name] = date.fromisoformat(raw) if raw else default
-        except ValueError:
-            bad.append(FieldError(name, forms.BAD_DATE, code="invalid_date"))
-    if bad:
-        raise ValidationFailed(field_errors=bad)
+    first, last = map_service.asked_period(qp.get("first"), qp.get("last"), clock.today())
     found = map_service.circle(
         session,
         actor,
-        days["first"],
-        days["last"],
+        first,
+        last,
         qp.get("source") or map_service.PLANNED,
         qp.get("grouping") or map_service.BY_INSTITUTION,
     )

@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from medcircle.agreements.models import CooperationAgreement
+from medcircle.audit import service as audit
 from medcircle.audit.service import safe_cells
 from medcircle.auth.domain import Actor, Permission
 from medcircle.auth.models import User
@@ -49,6 +50,7 @@ DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
 BAD_SOURCE = N_("Choose expert visits (planned or recorded), referrals, or both.")
 BAD_GROUPING = N_("Choose by institution or by city.")
+BAD_DATE = N_("Enter a date as YYYY-MM-DD.")
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Circle:
     grouping: str = BY_INSTITUTION
     # the institution whose referrals alone are counted (None: every referral of the circle)
     referrals_of: int | None = None
-    # the cities of the institutions, by code (when grouped by city)
+    # the cities of the institutions, by code
     divisions: dict[str, Division] = field(default_factory=dict)
 
     @property
@@ -94,6 +96,22 @@ def referrals_of(actor: Actor) -> int | None:
 
 def default_period(today: date) -> tuple[date, date]:
     return today - timedelta(days=DEFAULT_DAYS), today + timedelta(days=DEFAULT_DAYS)
+
+
+def asked_period(first: str | None, last: str | None, today: date) -> tuple[date, date]:
+    """The period of a question given as text (``YYYY-MM-DD``), the default for a day not
+    given; a day that cannot be read is refused by its field (``invalid_date``)."""
+    default_first, default_last = default_period(today)
+    days: list[date] = []
+    bad: list[FieldError] = []
+    for name, raw, default in (("first", first, default_first), ("last", last, default_last)):
+        try:
+            days.append(date.fromisoformat(raw) if raw else default)
+        except ValueError:
+            bad.append(FieldError(name, BAD_DATE, code="invalid_date"))
+    if bad:
+        raise ValidationFailed(field_errors=bad)
+    return days[0], days[1]
 
 
 def planned_rows(session: Session, first: date, last: date) -> list[tuple[int, int, int]]:
@@ -232,12 +250,26 @@ def circle(
     for f in flows:
         ids |= {f.origin_id, f.site_id}
     institutions = _institutions(session, ids)
-    divisions = (
-        _divisions(session, (circle_map.city_of(i.division_code) for i in institutions))
-        if grouping == BY_CITY
-        else {}
-    )
+    divisions = _divisions(session, (circle_map.city_of(i.division_code) for i in institutions))
     return Circle(first, last, source, institutions, flows, grouping, scope, divisions)
+
+
+def audited(session: Session, actor: Actor, c: Circle) -> Circle:
+    """``c``, with ``actor``'s read of it audited."""
+    audit.record(
+        session,
+        actor,
+        "dispatch.map.read",
+        object_type="circle_map",
+        detail={
+            "first": c.first.isoformat(),
+            "last": c.last.isoformat(),
+            "source": c.source,
+            "grouping": c.grouping,
+            "referrals_of": c.referrals_of,
+        },
+    )
+    return c
 
 
 @dataclass
@@ -250,14 +282,25 @@ class Shown:
     inside: list[circle_map.Flow]
     names: dict[int, str]
 
+    def rows(self) -> list[tuple[circle_map.Flow, bool]]:
+        """Every flow of the table with whether it stays within one city: those drawn, then
+        those within one city."""
+        return [(f, False) for f in self.flows] + [(f, True) for f in self.inside]
 
-def shown(c: Circle) -> Shown:
-    """The circle's places and flows by institution, or merged into their cities."""
-    places = [
+    def totals(self) -> dict[str, int]:
+        """The sum of each kind of flow present (those within one city too), by kind."""
+        every = [f for f, _ in self.rows()]
+        kinds = [k for k in circle_map.KINDS if any(f.kind == k for f in every)]
+        return {k: sum(f.count for f in every if f.kind == k) for k in kinds}
+
+
+def _places(c: Circle) -> list[circle_map.Place]:
+    return [
         circle_map.Place(i.id, name_of(i), i.level, i.latitude, i.longitude) for i in c.institutions
     ]
-    if c.grouping != BY_CITY:
-        return Shown(places, c.flows, [], {p.id: p.name for p in places})
+
+
+def _by_city(c: Circle) -> circle_map.Grouped:
     city = {i.id: int(circle_map.city_of(i.division_code)) for i in c.institutions}
     names = {int(code): name_of(d, code) for code, d in c.divisions.items()}
     centres = {
@@ -265,7 +308,21 @@ def shown(c: Circle) -> Shown:
         for code, d in c.divisions.items()
         if d.latitude is not None and d.longitude is not None
     }
-    g = circle_map.group(places, c.flows, city, names, centres)
+    return circle_map.group(_places(c), c.flows, city, names, centres)
+
+
+def cities(c: Circle) -> list[circle_map.Place]:
+    """The cities of the circle's institutions as the map places them by city (the id of
+    each is its division code)."""
+    return _by_city(c).places
+
+
+def shown(c: Circle) -> Shown:
+    """The circle's places and flows by institution, or merged into their cities."""
+    if c.grouping != BY_CITY:
+        places = _places(c)
+        return Shown(places, c.flows, [], {p.id: p.name for p in places})
+    g = _by_city(c)
     return Shown(g.places, g.flows, g.inside, {p.id: p.name for p in g.places})
 
 
@@ -280,17 +337,16 @@ def csv_text(s: Shown) -> str:
     buf.write("\ufeff")
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
-    for within, flows in ((False, s.flows), (True, s.inside)):
-        for f in flows:
-            writer.writerow(
-                safe_cells(
-                    f.kind,
-                    s.names.get(f.origin_id, "?"),
-                    s.names.get(f.site_id, "?"),
-                    f.count,
-                    "yes" if within else "no",
-                )
+    for f, within in s.rows():
+        writer.writerow(
+            safe_cells(
+                f.kind,
+                s.names.get(f.origin_id, "?"),
+                s.names.get(f.site_id, "?"),
+                f.count,
+                "yes" if within else "no",
             )
+        )
     return buf.getvalue()
 
 
