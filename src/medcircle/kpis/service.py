@@ -383,6 +383,9 @@ def _may_see(actor: Actor, inst: Institution) -> bool:
 Key = tuple[str, int, str]
 Parts = dict[Key, tuple[int, int]]
 NO_SPECIALTY = ""
+# the month and institution of a part by specialty alone
+ANY_MONTH = ""
+ANY_INSTITUTION = 0
 
 
 @dataclass(frozen=True)
@@ -396,20 +399,25 @@ class _Summary:
     specialty: Any | None
 
     def columns(self) -> list[Any]:
-        """What the parts are grouped by: month, institution (and specialty)."""
-        found = [self.table.month, self.table.institution_id]
-        return found if self.specialty is None else [*found, self.specialty]
+        """What the parts are grouped by: month and institution, or the specialty alone (the
+        breakdown by specialty sums over the months and institutions)."""
+        if self.specialty is None:
+            return [self.table.month, self.table.institution_id]
+        return [self.specialty]
 
     def key(self, row: Sequence[Any]) -> tuple[Key, Sequence[Any]]:
         """The part's key of a row grouped by :meth:`columns`, and the rest of the row."""
         if self.specialty is None:
             return (row[0], row[1], NO_SPECIALTY), row[2:]
-        return (row[0], row[1], row[2]), row[3:]
+        return (ANY_MONTH, ANY_INSTITUTION, row[0]), row[1:]
 
     def in_months(self, months: list[str]) -> ColumnElement[bool]:
         return self.table.month.between(months[0], months[-1])  # type: ignore[no-any-return]
 
     def lives_in(self, region: str) -> ColumnElement[bool]:
+        if self.specialty is not None:
+            # the summary by specialty keeps the province itself
+            return self.residence == region  # type: ignore[no-any-return]
         return self.residence.startswith(region[:2], autoescape=True)  # type: ignore[no-any-return]
 
 
