@@ -208,3 +208,33 @@ def referral(
     )
     session.flush()
     return r
+
+
+def kept_local(
+    session: Session,
+    circle: CircleWorld,
+    p: Patient,
+    *,
+    submitted_at: datetime,
+    yuan: float,
+    up_from: User | None = None,
+    to: Department | None = None,
+) -> Referral:
+    """A completed referral that kept care local, its family's costs avoided estimated at
+    ``yuan``: one up from ``up_from`` answered with a local plan (to Beijing A's paediatrics by
+    default), else one down from Beijing A (to Baoding A's paediatrics by default)."""
+    if up_from is not None:
+        sender, dept, direction = up_from, to or circle.bj_paeds, Direction.UP
+    else:
+        sender, dept, direction = circle.bj_clinician, to or circle.bd_paeds, Direction.DOWN
+    return referral(
+        session,
+        p,
+        sender,
+        dept,
+        direction=direction,
+        status=Status.COMPLETED,
+        submitted_at=submitted_at,
+        local_plan=direction is Direction.UP,
+        saving_yuan=yuan,
+    )

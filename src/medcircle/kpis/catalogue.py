@@ -23,6 +23,9 @@ class Unit(StrEnum):
     MINUTES = "minutes"
     # a mean duration, in days
     DAYS = "days"
+    # a sum of money over the period, in yuan (the numerator in fen, the denominator the
+    # records summed)
+    YUAN = "yuan"
 
 
 class Breakdown(StrEnum):
@@ -209,6 +212,19 @@ INDICATORS += (
         "期间内提交并已预约的上转申请，从提交到预约就诊的天数之平均（地区、机构：转出方）",
         "the mean days from submission to the appointment of the upward referrals submitted in "
         "the period and given one (region and institution: the sending side)",
+        "referrals",
+    ),
+    _of_records(
+        "family-costs-avoided",
+        "为患者家庭节省费用",
+        "Family costs avoided",
+        Unit.YUAN,
+        "期间内（北京时间）提交、留在本地诊治的转诊（全部下转，及接收方给出本地方案的上转）"
+        "为患者家庭估算节省的往返交通和住宿费用之和，单位元（地区、机构：本地一方）",
+        "the travel and lodging costs families were estimated to avoid, in yuan, summed over "
+        "the referrals submitted in the period, Beijing time, that kept care local (every "
+        "referral down, and those up answered with a local plan; region and institution: the "
+        "local side)",
         "referrals",
     ),
     _of_records(

@@ -587,7 +587,8 @@ def _referrals(
 ) -> Parts:
     """Referrals submitted in the months, by month, the local side (the sender of a referral
     up, the receiver of one down) and the specialty of the receiving department: up and down
-    counted."""
+    counted, the waits for an appointment summed, and the costs families avoided (those that
+    kept care local have one) summed in fen over the referrals that have one."""
     postgres = session.get_bind().dialect.name == "postgresql"
     r = Referral
     local = case((r.direction == "up", r.sender_institution_id), else_=r.receiver_institution_id)
@@ -609,6 +610,8 @@ def _referrals(
                 func.sum(case((waited, _seconds(r.submitted_at, r.appointment_at, postgres)))), 0
             ),
             func.sum(case((waited, 1), else_=0)),
+            func.coalesce(func.sum(r.saving_yuan), 0),
+            func.count(r.saving_yuan),
         )
         .join(place, place.id == local)
         .join(Department, Department.id == r.receiver_department_id)
@@ -624,12 +627,13 @@ def _referrals(
     )
     found: Any = session.execute(q)
     out: Parts = {}
-    for m, i, spec, up, down, seconds, waits in found:
+    for m, i, spec, up, down, seconds, waits, yuan, saved in found:
         up, down = int(up or 0), int(down or 0)
         out[(m, i, spec)] = {
             "referrals-up": (up, 0),
             "referrals-down": (down, 0),
             "referral-wait-days": (round(seconds or 0), int(waits or 0)),
+            "family-costs-avoided": (round(float(yuan) * 100), int(saved)),
         }.get(slug, (down, up))
     return out
 
@@ -766,6 +770,9 @@ def _figure(ind: Indicator, key: str, zh: str, en: str, num: int, den: int) -> F
     """A line of the indicator from its numerator and denominator, in its unit."""
     if ind.unit is Unit.COUNT:
         return Figure(key, zh, en, float(num), num, 0)
+    if ind.unit is Unit.YUAN:
+        # a sum of fen, given in yuan (no records: nothing avoided, 0 as for a count)
+        return Figure(key, zh, en, num / 100, num, den)
     value = share(num, den)
     if value is not None and ind.unit is Unit.MINUTES:
         value /= 60

@@ -25,6 +25,18 @@ def test_the_catalogue_and_a_computed_indicator(client: TestClient, world: World
     office = client.get("/api/v1/kpis", headers=world.auth(Role.INSTITUTION_ADMIN)).json()
     assert "outflow-share" not in [i["slug"] for i in office]
     assert "outpatient-visits-per-day" in [i["slug"] for i in office]
+    costs = next(i for i in office if i["slug"] == "family-costs-avoided")
+    assert (costs["unit"], costs["source"], costs["scope"]) == ("yuan", "referrals", "institution")
+    assert costs["name_en"] == "Family costs avoided" and costs["name_zh"] == "为患者家庭节省费用"
+    assert costs["breakdowns"] == ["month", "institution", "year", "alliance", "specialty"]
+    r = client.get(
+        "/api/v1/kpis/family-costs-avoided",
+        params={"year": 2025},
+        headers=world.auth(Role.INSTITUTION_ADMIN),
+    )
+    # no referral kept care local: nothing avoided, of none
+    assert r.status_code == 200, r.text
+    assert (r.json()["value"], r.json()["numerator"], r.json()["denominator"]) == (0, 0, 0)
 
     r = client.get(
         "/api/v1/kpis/local-treatment-rate",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from medcircle.activity import service as activity
 from medcircle.auth.domain import Role
 from medcircle.kpis.catalogue import INDICATORS
+from tests import referral_factories as rf
 from tests.agreement_factories import agreement
 from tests.factories import World, login
 from tests.integration.activity.test_service import actor_of, write
@@ -62,6 +63,45 @@ def test_the_commission_reads_the_outflow_share_by_month_and_institution(
     assert len(rows) == 1 + 1 + 12 + 1 + 1
     assert rows[-1][3] == "specialty" and rows[-1][6] == "No specialty named"
     assert client.get("/indicators/outflow-share.pdf?year=2025").status_code == 404
+
+
+def test_the_commission_reads_the_costs_families_avoided_in_yuan(
+    client: TestClient, world: World, session: Session
+) -> None:
+    circle = rf.referral_world(session, world)
+    child = rf.patient(session, world.baoding)
+    for day, yuan in ((3, 1234.56), (20, 800.4)):
+        at = datetime(2025, 3, day, 2, tzinfo=UTC)
+        rf.kept_local(session, circle, child, submitted_at=at, yuan=yuan)
+    session.commit()
+    token = login(client, "commissionanalyst")
+    ask = {"year": 2025, "region": "130000"}
+    client.post("/locale", data={"csrf_token": token, "locale": "en", "next": "/"})
+    page = client.get("/indicators/family-costs-avoided", params=ask)
+    assert page.status_code == 200, page.text
+    assert 'data-testid="indicator-value">2,035 yuan<' in page.text
+    assert 'data-testid="indicator-parts">the sum of 2<' in page.text
+    assert '<tr data-key="2025-03"><td>2025-03</td><td class="num">2,035 yuan</td>' in page.text
+    board = client.get("/indicators", params=ask)
+    costs = board.text.split('data-slug="family-costs-avoided"')[1]
+    assert 'data-testid="card-value">2,035 yuan<' in costs
+    client.post("/locale", data={"csrf_token": token, "locale": "zh_Hans", "next": "/"})
+    page = client.get("/indicators/family-costs-avoided", params=ask)
+    assert "为患者家庭节省费用" in page.text
+    assert 'data-testid="indicator-value">2,035 元<' in page.text
+    assert "2 例之和" in page.text
+    # the exports keep the yuan to the fen (the numerator in fen, over the referrals summed)
+    csv = client.get("/indicators/family-costs-avoided.csv", params=ask)
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[1] == "family-costs-avoided,2025,130000,total,*,,,2034.96,203496,2"
+    xlsx = client.get("/indicators/family-costs-avoided.xlsx", params=ask)
+    rows = list(load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert rows[1][3:] == ("total", "*", None, None, pytest.approx(2034.96), 203496, 2)
+    trend = client.get(
+        "/indicators/family-costs-avoided/trend.csv", params={"first": 2024, "last": 2025}
+    )
+    lines = trend.content.decode("utf-8-sig").splitlines()
+    assert "family-costs-avoided,2024-2025,,,year,2025,,,2034.96,203496,2" in lines
 
 
 def test_an_office_sees_its_own_daily_visits_only(

@@ -1,6 +1,6 @@
-"""Indicators of the care records: referrals up and down and their ratio by the local side, and
-remote consultations with their answer time and share within target by the asking side, each
-in Beijing-time months."""
+"""Indicators of the care records: referrals up and down and their ratio by the local side, the
+costs families avoided by the referrals that kept care local, and remote consultations with
+their answer time and share within target by the asking side, each in Beijing-time months."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from medcircle.auth.domain import Role
+from medcircle.auth.domain import Actor, Role
+from medcircle.config import Settings
+from medcircle.kit import clock
+from medcircle.kit.errors import Forbidden, NotFound
+from medcircle.kpis import service
 from medcircle.pools.models import Admission, WaitlistEntry
-from medcircle.referrals.domain import Direction, Status
+from medcircle.referrals.domain import Action, Direction, Status
 from tests import consult_factories as cf
 from tests import pool_factories as pf
 from tests import referral_factories as rf
 from tests.factories import World
-from tests.integration.kpis.test_service import HEBEI, compute
+from tests.integration.activity.test_service import actor_of
+from tests.integration.kpis.test_service import HEBEI, TODAY, compute
+from tests.integration.referrals.loop_support import build_loop
 
 
 def test_referrals_up_and_down_of_hebei(world: World, session: Session) -> None:
@@ -48,6 +54,105 @@ def test_referrals_up_and_down_of_hebei(world: World, session: Session) -> None:
     assert [f.key for f in ratio.by_institution] == ["BD-A"]
     # Beijing's residents: none of these
     assert compute(world, session, "referrals-up", region="110000").value == 0
+
+
+def _kept_local(session: Session, world: World) -> rf.CircleWorld:
+    """Hebei's care kept local in 2025: Baoding A's referral up answered with a local plan
+    (sent on New Year's Eve at 17:00 UTC, 1 January in Beijing), Beijing A's referral down to
+    Baoding B in June; neither a referral up without a plan nor one of 2024 in Beijing time
+    counts."""
+    circle = rf.referral_world(session, world)
+    child = rf.patient(session, world.baoding)
+    local = world.users[Role.CLINICIAN]  # of Baoding A
+    new_year = datetime(2024, 12, 31, 17, tzinfo=UTC)
+    rf.kept_local(session, circle, child, submitted_at=new_year, yuan=1234.56, up_from=local)
+    june = datetime(2025, 6, 1, 8, tzinfo=UTC)
+    rf.kept_local(session, circle, child, submitted_at=june, yuan=800.4, to=circle.bd2_paeds)
+    rf.referral(session, child, local, circle.bj_paeds, status=Status.COMPLETED)
+    of_2024 = new_year - timedelta(hours=2)
+    rf.kept_local(session, circle, child, submitted_at=of_2024, yuan=999.0, up_from=local)
+    return circle
+
+
+def test_family_costs_avoided_by_the_local_side_in_beijing_months(
+    world: World, session: Session
+) -> None:
+    _kept_local(session, world)
+    costs = compute(world, session, "family-costs-avoided", region=HEBEI)
+    # in fen, over the two referrals with an estimate
+    assert (costs.numerator, costs.denominator) == (203496, 2)
+    assert costs.value == pytest.approx(2034.96)
+    months = {f.key: f.value for f in costs.by_month if f.value}
+    assert months == {"2025-01": pytest.approx(1234.56), "2025-06": pytest.approx(800.4)}
+    assert [f.value for f in costs.by_month].count(0) == 10
+    # the local side: the sender of the referral up, the receiver of the one down
+    places = {f.key: f.value for f in costs.by_institution}
+    assert places == {"BD-A": pytest.approx(1234.56), "BD-B": pytest.approx(800.4)}
+    # Baoding B was a member of Baoding A's alliance; both referrals name paediatric cardiology
+    assert [f.value for f in costs.by_alliance] == [pytest.approx(2034.96)]
+    assert [(f.key, f.value) for f in costs.by_specialty] == [
+        ("ped_cardiology", pytest.approx(2034.96))
+    ]
+    assert compute(world, session, "family-costs-avoided", region="110000").value == 0
+    # 2024 in Beijing time: the one sent at 15:00 UTC on New Year's Eve
+    earlier = compute(world, session, "family-costs-avoided", region=HEBEI, year=2024)
+    assert (earlier.value, earlier.denominator) == (pytest.approx(999.0), 1)
+    # a year without referrals kept local: nothing saved, of none
+    none = compute(world, session, "family-costs-avoided", region=HEBEI, year=2023)
+    assert (none.value, none.numerator, none.denominator) == (0, 0, 0)
+
+
+def test_a_hospital_sees_the_costs_avoided_of_its_own_referrals(
+    world: World, session: Session
+) -> None:
+    circle = _kept_local(session, world)
+    # Baoding A's office: its referral up, not Beijing A's referral down to Baoding B
+    own = compute(world, session, "family-costs-avoided", Role.INSTITUTION_ADMIN)
+    assert own.value == pytest.approx(1234.56)
+    assert [f.key for f in own.by_institution] == ["BD-A"]
+    with pytest.raises(NotFound):
+        compute(world, session, "family-costs-avoided", Role.INSTITUTION_ADMIN, institution="BD-B")
+    # Beijing A's office: both (it received the one and sent the other), by the local side
+    bj = circle.bj_admin
+    beijing = service.compute(
+        session,
+        Actor(
+            user_id=bj.id,
+            username=bj.username,
+            institution_id=bj.institution_id,
+            roles=frozenset({Role.INSTITUTION_ADMIN}),
+        ),
+        "family-costs-avoided",
+        2025,
+        today=TODAY,
+    )
+    assert beijing.value == pytest.approx(2034.96)
+    assert {f.key for f in beijing.by_institution} == {"BD-A", "BD-B"}
+    with pytest.raises(Forbidden):
+        compute(world, session, "family-costs-avoided", Role.CLINICIAN)
+
+
+def test_the_costs_avoided_are_those_the_referral_loop_recorded(
+    world: World, session: Session, settings: Settings
+) -> None:
+    loop = build_loop(session, world, settings)
+    kept = loop.create()
+    kept = loop.walk(kept, Action.ACCEPT, Action.SCHEDULE, Action.ARRIVE)
+    kept = loop.move(kept, Action.COMPLETE, "bjclinician", local_plan=True)
+    # completed without a local plan: the care was the capital's, nothing avoided
+    loop.walk(loop.create(), Action.ACCEPT, Action.SCHEDULE, Action.ARRIVE, Action.COMPLETE)
+    assert kept.saving_yuan is not None and kept.saving_yuan > 0
+    today = clock.today()
+    costs = service.compute(
+        session,
+        actor_of(world, Role.COMMISSION_ANALYST),
+        "family-costs-avoided",
+        today.year,
+        region=HEBEI,
+        today=today,
+    )
+    assert costs.denominator == 1
+    assert costs.value == pytest.approx(kept.saving_yuan)
 
 
 def test_consultations_their_answer_time_and_share_within_target(
