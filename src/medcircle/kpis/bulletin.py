@@ -91,6 +91,8 @@ def gather(
         consultations=c["remote-consultations"].numerator,
         referrals_up=c["referrals-up"].numerator,
         referrals_down=c["referrals-down"].numerator,
+        kept_local=c["family-costs-avoided"].denominator,
+        costs_avoided_yuan=c["family-costs-avoided"].value or 0.0,
         outflow=outflow,
         local_rate=c["local-treatment-rate"].value,
         cleanroom_admissions=c["cleanroom-wait-days"].denominator,

@@ -66,6 +66,8 @@ def _shown(c: service.Computed) -> str | None:
         return None
     if unit is Unit.DAYS:
         return gettext("%(days)s days", days=text.decimal(c.value))
+    if unit is Unit.YUAN:
+        return text.money(c.value) if c.denominator else None
     return f"{text.percent(c.value)} %"
 
 

@@ -1,8 +1,9 @@
 """The yearly bulletin as text: its figures told in sentences in the style of the programme's
 own reports ("Altogether 12 hospitals in Beijing have taken part in the Beijing–Hebei medical
 cooperation, making 24,435 out-calls. …"), in Simplified Chinese or English. Counts take their
-plural, numbers are written the language's way, shares to one decimal. A figure without records
-is said to be missing or left out, never told as zero.
+plural, numbers are written the language's way, shares to one decimal, money in yuan (in
+Chinese in 万元 from 10,000 yuan). A figure without records is said to be missing or left out,
+never told as zero.
 
 Pure: the figures come from ``medcircle.kpis.bulletin``, which reads them from the indicators.
 """
@@ -69,6 +70,7 @@ SLUGS = (
     "remote-consultations",
     "referrals-up",
     "referrals-down",
+    "family-costs-avoided",
     "outflow-share",
     "local-treatment-rate",
     "cleanroom-wait-days",
@@ -101,6 +103,10 @@ class Figures:
     consultations: int
     referrals_up: int
     referrals_down: int
+    # the referrals that kept care local (and have an estimate), and the travel and lodging
+    # costs their families were estimated to avoid, in yuan
+    kept_local: int
+    costs_avoided_yuan: float
     # the share of the region's residents among the capital's discharges, year by year up to
     # ``year`` (None: no discharges imported for that year)
     outflow: tuple[tuple[int, float | None], ...]
@@ -136,6 +142,14 @@ def decimal(value: float) -> str:
 
 def percent(share: float) -> str:
     return decimal(share * 100)
+
+
+def money(yuan: float) -> str:
+    """An amount the current language's way: in Chinese in 万元 to one decimal from 10,000
+    yuan (123.5万元), else in whole yuan (1,234,567 yuan)."""
+    if i18n.get_locale() != "en" and yuan >= 10_000:
+        return gettext("%(num)s ten thousand yuan", num=decimal(yuan / 10_000))
+    return gettext("%(num)s yuan", num=number(round(yuan)))
 
 
 def region_name(f: Figures) -> str:
@@ -258,7 +272,25 @@ def _referrals(f: Figures) -> list[str]:
         num=number(f.referrals_up),
     )
     down = gettext("%(num)s down to local hospitals", num=number(f.referrals_down))
-    return [_joined(up, down)]
+    return [_joined(up, down), *_costs_avoided(f)]
+
+
+def _costs_avoided(f: Figures) -> list[str]:
+    """What the families saved by the referrals that kept care local (left out when none
+    has an estimate)."""
+    if not f.kept_local:
+        return []
+    return [
+        ngettext(
+            "Keeping care local through %(num)s referral saved families an estimated "
+            "%(amount)s in travel and lodging.",
+            "Keeping care local through %(num)s referrals saved families an estimated "
+            "%(amount)s in travel and lodging.",
+            f.kept_local,
+            num=number(f.kept_local),
+            amount=money(f.costs_avoided_yuan),
+        )
+    ]
 
 
 def trend(outflow: tuple[tuple[int, float | None], ...], year: int) -> str:
@@ -370,7 +402,8 @@ def _local_and_cleanrooms(f: Figures) -> list[str]:
 
 def paragraphs(f: Figures) -> list[str]:
     """The bulletin's text in the current language: the experts' work, then the patients'
-    movements (referrals, the outflow to the capital, local treatment), then the cleanrooms."""
+    movements (referrals and the costs families avoided, the outflow to the capital, local
+    treatment), then the cleanrooms."""
     space = " " if i18n.get_locale() == "en" else ""
     return [
         space.join(_visits(f) + _patients(f)),

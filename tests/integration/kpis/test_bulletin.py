@@ -20,7 +20,6 @@ from medcircle.auth.domain import Role
 from medcircle.dispatch.models import VisitOperation
 from medcircle.kit.errors import Forbidden, ValidationFailed
 from medcircle.kpis import bulletin
-from medcircle.referrals.domain import Direction
 from tests import consult_factories as cf
 from tests import referral_factories as rf
 from tests.factories import World, login
@@ -37,8 +36,8 @@ LINES_OF_2024 = [
 
 def _records(session: Session, world: World, tmp_path: Path) -> None:
     """Hebei's 2025: activity of 2024 and 2025, three out-calls of Beijing A's experts (5
-    expert-days, 15 patients, 2 operations), two referrals up and one down, three remote
-    consultations."""
+    expert-days, 15 patients, 2 operations), two referrals up and one down (completed, the
+    family's costs avoided estimated at 12,345.60 yuan), three remote consultations."""
     done = activity.import_file(
         session,
         actor_of(world, Role.PLATFORM_ADMIN),
@@ -56,14 +55,8 @@ def _records(session: Session, world: World, tmp_path: Path) -> None:
     for month in (3, 4):
         at = datetime(2025, month, 10, 2, tzinfo=UTC)
         rf.referral(session, child, local, circle.bj_paeds, submitted_at=at)
-    rf.referral(
-        session,
-        child,
-        circle.bj_clinician,
-        circle.bd_paeds,
-        direction=Direction.DOWN,
-        submitted_at=datetime(2025, 6, 1, 8, tzinfo=UTC),
-    )
+    june = datetime(2025, 6, 1, 8, tzinfo=UTC)
+    rf.kept_local(session, circle, child, submitted_at=june, yuan=12345.6)
     cw = cf.consult_world(session, circle)
     for day in (3, 4, 5):
         cf.consultation(session, cw, asked_at=datetime(2025, 3, day, 1, tzinfo=UTC))
@@ -98,6 +91,8 @@ def test_the_figures_are_the_indicators(recorded: World, session: Session) -> No
     assert f.consultations == value("remote-consultations") == 3
     assert (f.referrals_up, f.referrals_down) == (value("referrals-up"), value("referrals-down"))
     assert (f.referrals_up, f.referrals_down) == (2, 1)
+    assert f.costs_avoided_yuan == value("family-costs-avoided") == pytest.approx(12345.6)
+    assert f.kept_local == 1
     assert f.local_rate == value("local-treatment-rate") == pytest.approx(73 / 76)
     # only Beijing A's experts went out
     assert f.institutions == 1
@@ -150,6 +145,10 @@ def test_the_commission_reads_the_bulletin_in_both_languages(
     assert "A total number of 15 patients were received, and 3 remote consultations" in text
     assert "A total of 2 referrals were made up to higher-level hospitals, and 1 down" in text
     assert "decreased from 50.0 percent in 2024 to 36.4 percent in 2025." in text
+    assert (
+        "Keeping care local through 1 referral saved families an estimated 12,346 yuan in "
+        "travel and lodging." in text
+    )
     assert "96.1 percent of the visits and admissions of Hebei residents" in text
     # no cleanroom records: no sentence about them
     assert "cleanrooms in Hebei" not in text
@@ -162,6 +161,9 @@ def test_the_commission_reads_the_bulletin_in_both_languages(
     assert ZH in page.text
     fell = "北京市二级及以上医院出院患者中河北省患者所占比例由2024年的50.0%下降至2025年的36.4%。"
     assert fell in page.text
+    assert "通过1例转诊实现本地诊治，为患者家庭节省往返交通和住宿费用约1.2万元。" in page.text
+    # the table of figures gives the sum in the same words
+    assert "1.2万元" in page.text.split('data-testid="bulletin-figures"')[1]
 
 
 def _pdf_text(content: bytes) -> str:
@@ -201,6 +203,8 @@ def test_a_year_without_records_says_so(client: TestClient, world: World) -> Non
     assert "2023年未记录河北省的双向转诊。" in page.text
     assert "尚未导入2023年北京市二级及以上医院的出院数据" in page.text
     assert "累计派出专家0人次" not in page.text
+    # no referral kept care local: no sentence on the costs avoided
+    assert "实现本地诊治" not in page.text
 
 
 def test_a_hospital_doctor_is_refused_and_bad_questions_are_named(
@@ -231,6 +235,8 @@ def test_the_api_gives_the_figures_and_sentences(client: TestClient, recorded: W
     body = r.json()
     assert body["language"] == "en" and body["region"] == HEBEI
     assert body["figures"]["out_calls"] == 3 and body["figures"]["institutions"] == 1
+    assert body["figures"]["kept_local"] == 1
+    assert body["figures"]["costs_avoided_yuan"] == pytest.approx(12345.6)
     assert body["paragraphs"][0].startswith(EN)
     assert [o["share"] for o in body["outflow"] if o["year"] == 2024] == [0.5]
     assert len(body["months"]) == 12 and body["months"][2] == {

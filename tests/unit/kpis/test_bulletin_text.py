@@ -1,7 +1,7 @@
 """The bulletin's sentences: the seeds' paragraph told from figures in English and Chinese,
 counts with their plural, numbers the language's way, the outflow that fell, rose, stayed or
-has no data, and figures without records left out or said to be missing, never told as zero;
-the charts' geometry."""
+has no data, the costs families avoided in yuan (in 万元 in Chinese), and figures without
+records left out or said to be missing, never told as zero; the charts' geometry."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ SEEDS = Figures(
     consultations=510,
     referrals_up=118,
     referrals_down=313,
+    kept_local=0,
+    costs_avoided_yuan=0.0,
     outflow=((2013, 0.091), (2014, 0.088), (2015, None), (2016, 0.075)),
     local_rate=None,
     cleanroom_admissions=0,
@@ -60,8 +62,9 @@ def test_the_seeds_paragraph_in_english() -> None:
         "hospitals. The proportion of Hebei patients released from secondary-level or above "
         "hospitals in Beijing decreased from 9.1 percent in 2013 to 7.5 percent in 2016."
     ) in text
-    # no local treatment rate, no cleanrooms, no operations: not told
+    # no local treatment rate, no cleanrooms, no operations, no costs avoided: not told
     assert "local treatment" not in text and "cleanroom" not in text and "performed" not in text
+    assert "Keeping care local" not in text and "yuan" not in text
 
 
 def test_the_seeds_paragraph_in_chinese() -> None:
@@ -76,6 +79,26 @@ def test_the_seeds_paragraph_in_chinese() -> None:
         assert title(SEEDS) == "京冀医疗协作圈2016年度公报"
     # the reader's language is back after the block
     assert i18n.get_locale() == i18n.DEFAULT_LOCALE
+
+
+def test_the_costs_families_avoided_follow_the_referrals() -> None:
+    f = replace(SEEDS, kept_local=320, costs_avoided_yuan=1_234_567.8)
+    assert (
+        "A total of 118 referrals were made up to higher-level hospitals, and 313 down to local "
+        "hospitals. Keeping care local through 320 referrals saved families an estimated "
+        "1,234,568 yuan in travel and lodging. The proportion"
+    ) in told(f, "en")
+    # in Chinese, in 万元 to one decimal
+    assert (
+        "下转至基层医院313人次。通过320例转诊实现本地诊治，为患者家庭节省往返交通和住宿费用约"
+        "123.5万元。"
+    ) in told(f, "zh_Hans")
+    # under 10,000 yuan, in yuan in both languages
+    one = replace(SEEDS, kept_local=1, costs_avoided_yuan=2180.4)
+    assert "through 1 referral saved families an estimated 2,180 yuan in" in told(one, "en")
+    assert "通过1例转诊实现本地诊治，为患者家庭节省往返交通和住宿费用约2,180元。" in told(
+        one, "zh_Hans"
+    )
 
 
 def test_counts_of_one_are_singular() -> None:
@@ -161,6 +184,7 @@ def test_a_year_without_records_never_says_zero() -> None:
     assert " 0 " not in en and "patients were received" not in en
     zh = told(empty, "zh_Hans")
     assert "2016年未记录赴河北省的专家出诊。" in zh and "0人次" not in zh
+    assert "节省" not in zh and "Keeping care local" not in en
 
 
 def test_visits_by_experts_of_no_capital_hospital_and_cleanrooms() -> None:
@@ -187,10 +211,12 @@ def test_the_footnotes_name_every_source_in_the_language() -> None:
         en = notes()
     with speaking("zh_Hans"):
         zh = notes()
-    assert len(en) == len(zh) == 13
+    assert len(en) == len(zh) == 14
     assert en[0].startswith("Hospitals taking part: the institutions in Beijing")
     assert any(n.startswith("Out-calls: the number of the visit records") for n in en)
     assert any(n.startswith("外派出诊次数：") for n in zh)
+    assert any(n.startswith("Family costs avoided: the travel and lodging costs") for n in en)
+    assert any(n.startswith("为患者家庭节省费用：") for n in zh)
 
 
 def test_the_charts_geometry() -> None:
