@@ -90,11 +90,14 @@ def map_read(c: map_service.Circle) -> MapRead:
     city_codes = {
         int(code): code for code in (circle_map.city_of(i.division_code) for i in c.institutions)
     }
+    shown = map_service.shown(c)
     if c.grouping == map_service.BY_CITY:
         codes = city_codes
+        # the places drawn are the cities already: not grouped a second time
+        cities = shown.places
     else:
         codes = {i.id: i.code for i in c.institutions}
-    shown = map_service.shown(c)
+        cities = map_service.cities(c)
     return MapRead(
         first=c.first,
         last=c.last,
@@ -104,7 +107,7 @@ def map_read(c: map_service.Circle) -> MapRead:
         grouping=c.grouping,
         referrals_of=c.referrals_of,
         institutions=[MapInstitutionRead.model_validate(i) for i in c.institutions],
-        cities=[_city_read(c, city_codes[p.id], p) for p in map_service.cities(c)],
+        cities=[_city_read(c, city_codes[p.id], p) for p in cities],
         flows=[
             MapFlowRead(
                 kind=f.kind,
