@@ -59,7 +59,11 @@ class ActivityRecord(Base):
     __tablename__ = "activity_record"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"))
+    # the institution and the import are not foreign keys: the import, the only writer of
+    # records, takes both ids from the rows it has just read or written, and neither
+    # institutions nor imports are deleted; checking both keys of every record took as long as
+    # writing it (migration 0011)
+    institution_id: Mapped[int] = mapped_column(Integer)
     record_id: Mapped[str] = mapped_column(String(64))
     department: Mapped[str] = mapped_column(String(64))
     # outpatient, emergency, inpatient
@@ -76,7 +80,7 @@ class ActivityRecord(Base):
     cost_fen: Mapped[int | None] = mapped_column(BigInteger)
     referral: Mapped[str | None] = mapped_column(String(32))
     # the import that last wrote the record
-    import_id: Mapped[int] = mapped_column(ForeignKey("activity_import.id"))
+    import_id: Mapped[int] = mapped_column(Integer)
     # the specialty its department stands for ('' when none is known), found at import
     specialty_code: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
