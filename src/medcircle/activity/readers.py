@@ -92,6 +92,8 @@ class Table:
     encoding: str | None
     columns: list[str]
     rows: Rows
+    # a CSV's separator (a tab in Excel's "Unicode text")
+    delimiter: str = ","
 
 
 def kind_of(name: str, head: bytes) -> FileKind:
@@ -290,7 +292,7 @@ def _open_csv(path: Path, head: bytes, encoding: str | None) -> Table:
         raise
     columns = _trim(header, lambda v: not v.strip())
     rows = _Rows(_csv_rows(reader, _keys(columns)), f.close)
-    return Table(FileKind.CSV, found, columns, rows)
+    return Table(FileKind.CSV, found, columns, rows, delimiter)
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:

@@ -54,6 +54,7 @@ from medcircle.activity.domain import (
 )
 from medcircle.activity.models import ActivityImport, ActivityQuarantine, ActivityRecord
 from medcircle.activity.readers import DEFAULT_MAX_BYTES, ReadError, open_table
+from medcircle.activity.readers import Table as _ReadTable
 from medcircle.audit import service as audit
 from medcircle.audit.domain import Outcome
 from medcircle.auth.domain import Actor, Permission
@@ -149,6 +150,7 @@ _SQLITE_STAGE_INSERT = (
     f"VALUES ({', '.join('?' for _ in _STAGED)})"
 )
 _PG_STAGE_COPY = f"COPY activity_stage ({', '.join(_STAGED)}) FROM STDIN"
+_PG_STAGE_COPY_CSV = _PG_STAGE_COPY + " (FORMAT csv)"
 _STAGE = Table(
     "activity_stage",
     MetaData(),
@@ -194,6 +196,36 @@ class _Stage:
                     copy.write_row(row)
         else:
             self.raw.executemany(_SQLITE_STAGE_INSERT, rows)
+
+    def add_columns(self, staged: dict[str, Any]) -> None:
+        """A batch of checked rows as columns (Arrow arrays keyed as the stage's columns)."""
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        from medcircle.activity.columnar import iso
+
+        n = len(staged["record_id"])
+        if not n:
+            return
+        self.staged += n
+        if self.postgres:
+            # written as CSV by Arrow and copied whole: no Python value per row
+            sink = pa.BufferOutputStream()
+            pcsv.write_csv(
+                pa.table([staged[c] for c in _STAGED], names=list(_STAGED)),
+                sink,
+                pcsv.WriteOptions(include_header=False),
+            )
+            with self.raw.cursor() as cursor, cursor.copy(_PG_STAGE_COPY_CSV) as copy:
+                copy.write(sink.getvalue().to_pybytes())
+        else:
+            self.raw.executemany(
+                _SQLITE_STAGE_INSERT, zip(*(iso(staged[c]) for c in _STAGED), strict=True)
+            )
+
+    def drop(self) -> None:
+        """The stage emptied and dropped, nothing merged."""
+        _STAGE.drop(self.connection)
 
     def merge(self, tally: _Tally) -> None:
         """Compare the staged rows with what is stored: count the equal ones, correct the
@@ -393,7 +425,9 @@ def import_file(
         header = check_header(table.columns)
         if header:
             tally.note(header)
-        else:
+        elif not _import_columns(session, path, table, checks, allowed, record.id, tally, on_rows):
+            # read again row by row, which finds and reports each problem with its line
+            table = open_table(path, name=name, encoding=encoding, max_bytes=max_bytes)
             _import_rows(session, table.rows, checks, allowed, record.id, mode, tally, on_rows)
     except ReadError as e:
         failure = {"code": e.code, "message": e.message, "line": e.line}
@@ -433,6 +467,43 @@ def import_file(
         },
     )
     return record
+
+
+def _import_columns(
+    session: Session,
+    path: Path,
+    table: _ReadTable,
+    checks: Checks,
+    allowed: dict[str, int],
+    import_id: int,
+    tally: _Tally,
+    on_rows: Callable[[int], None] | None,
+) -> bool:
+    """The file imported a batch of rows at a time, checked as columns (see ``columnar``);
+    False, with nothing staged, when the fast lane declines the file."""
+    from medcircle.activity import columnar
+
+    specialties = _Specialties(session, allowed.values())
+    lane = columnar.Lane.of(table, checks, allowed, specialties.of)
+    if lane is None:
+        return False
+    close = getattr(table.rows, "close", None)
+    if close is not None:
+        # the row reader's file, opened for the header, is not read
+        close()
+    stage = _Stage(session)
+    try:
+        for columns in columnar.batches(path, table):
+            stage.add_columns(lane.staged(columns, import_id))
+            tally.read += len(next(iter(columns.values())))
+            if on_rows is not None:
+                on_rows(tally.read)
+    except columnar.Declined:
+        stage.drop()
+        tally.read = 0
+        return False
+    stage.merge(tally)
+    return True
 
 
 def _import_rows(
