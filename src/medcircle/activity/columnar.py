@@ -89,6 +89,9 @@ class Lane:
         self.learnt: dict[str, dict[str | None, Any]] = {c: {} for c in COLUMNS}
         # the record ids seen in the file, by institution
         self.seen: dict[int, set[str]] = {}
+        # each batch's rows summed as the monthly summaries sum them: by start, by end
+        self._starts: list[pa.Table] = []
+        self._ends: list[pa.Table] = []
 
     @classmethod
     def of(
@@ -222,20 +225,75 @@ class Lane:
             "import_id": pa.array([import_id] * n, pa.int32()),
         }
         self._once(institution, record_id)
+        self._sum(staged)
         return staged
 
-    def _specialties(self, institution: pa.Array, department: pa.Array) -> pa.Array:
-        """The specialty of each row's department (at its institution)."""
-        ids = pc.unique(institution).to_pylist()
-        if len(ids) == 1:
-            return _each(department, lambda d: self.specialty_of(ids[0], d))
-        return pa.array(
-            [
-                self.specialty_of(i, d)
-                for i, d in zip(institution.to_pylist(), department.to_pylist(), strict=True)
-            ],
-            pa.string(),
+    def _sum(self, staged: Staged) -> None:
+        """The batch summed by institution, month, type, the patients' city and specialty:
+        visits and stays begun and their cost by the month they began, stays ended and their
+        days by the month they ended (what ``summary.deltas`` sums in SQL)."""
+        city = pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(staged["residence_code"], 0, 4), "00", ""
         )
+        key = {
+            "institution_id": staged["institution_id"],
+            "type": staged["type"],
+            "city": city,
+            "specialty": staged["specialty_code"],
+        }
+        start, end = staged["start_on"], staged["end_on"]
+        begun = pa.table(
+            {**key, "month": _month(start), "cost": pc.fill_null(staged["cost_fen"], 0)}
+        )
+        self._starts.append(begun.group_by(_GROUP).aggregate([([], "count_all"), ("cost", "sum")]))
+        if end.null_count < len(end):
+            ended = pa.table(
+                {
+                    **key,
+                    "month": _month(end),
+                    "days": pc.subtract(end.cast(pa.int32()), start.cast(pa.int32())),
+                }
+            ).filter(pc.is_valid(end))
+            self._ends.append(
+                ended.group_by(_GROUP).aggregate([([], "count_all"), ("days", "sum")])
+            )
+
+    def sums(self) -> dict[tuple[int, str, str, str, str], list[int]]:
+        """Every staged row summed: starts, ends, cost in fen and stay days by institution,
+        month, type, city and specialty (the summary's deltas of a file whose rows are all
+        written)."""
+        out: dict[tuple[int, str, str, str, str], list[int]] = {}
+        for parts, amount, at in ((self._starts, "cost", (0, 2)), (self._ends, "days", (1, 3))):
+            if not parts:
+                continue
+            total = (
+                pa.concat_tables(parts)
+                .group_by(_GROUP)
+                .aggregate([("count_all", "sum"), (f"{amount}_sum", "sum")])
+            )
+            columns = [
+                total.column(c).to_pylist() for c in (*_GROUP, "count_all_sum", f"{amount}_sum_sum")
+            ]
+            for inst, kind, city, spec, month, n, value in zip(*columns, strict=True):
+                sums = out.setdefault((inst, month, kind, city, spec), [0, 0, 0, 0])
+                sums[at[0]] += n
+                sums[at[1]] += value or 0
+        return out
+
+    def _specialties(self, institution: pa.Array, department: pa.Array) -> pa.Array:
+        """The specialty of each row's department (at its institution), found once for each
+        distinct institution and department."""
+        if len(pc.unique(institution)) == 1:
+            iid = institution[0].as_py()
+            return _each(department, lambda d: self.specialty_of(iid, d))
+        # (a department's name is printable: it holds no unit separator)
+        pairs = pc.binary_join_element_wise(institution.cast(pa.string()), department, "\x1f")
+
+        def of(pair: str) -> str:
+            iid, _, name = pair.partition("\x1f")
+            return self.specialty_of(int(iid), name)
+
+        return _each(pairs, of)
 
     def _once(self, institution: pa.Array, record_id: pa.Array) -> None:
         """Declined when a record (institution and record id) comes twice in the file."""
@@ -249,6 +307,14 @@ class Lane:
             seen.update(listed)
             if len(seen) - before != len(listed):
                 raise Declined("duplicate_record")
+
+
+_GROUP = ["institution_id", "type", "city", "specialty", "month"]
+
+
+def _month(dates: pa.Array) -> pa.Array:
+    """YYYY-MM of each date."""
+    return pc.utf8_slice_codeunits(dates.cast(pa.string()), 0, 7)
 
 
 def _each(values: pa.Array, f: Callable[[str], str]) -> pa.Array:

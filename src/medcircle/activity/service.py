@@ -1,14 +1,18 @@
-"""Importing hospital activity: a file read row by row, every row checked, the good ones staged
-and merged, the whole file refused or its bad rows set aside, and a row-by-row report kept.
+"""Importing hospital activity: every row of a file checked, the good ones staged and merged,
+the whole file refused or its bad rows set aside, and a row-by-row report kept.
+
+A CSV or Parquet file goes first through the fast lane (``columnar``: a batch of rows at a time,
+checked as columns); a file it cannot take whole, any file with a bad row among them, and Excel
+workbooks are read row by row, which finds every problem with its line.
 
 All or nothing by default: the checked rows go to a temporary table of the connection as they
 are read (a file's rows are never all in memory; only their keys are, to find a record twice
-in the file) and are merged into
-``activity_record`` at the end, inside a savepoint; a bad row anywhere stops the writing and
-rolls the savepoint back, and the import itself is kept, refused, with its report. With
-``quarantine`` the good rows go in and the bad ones are kept aside with their errors (ID-number
-lookalikes masked). A record is known by its institution and the hospital's record id: a row
-equal to what is stored changes nothing, a different one corrects it (counted as updated).
+in the file) and are merged into ``activity_record`` at the end, inside a savepoint; a bad row
+anywhere stops the writing and rolls the savepoint back, and the import itself is kept, refused,
+with its report. With ``quarantine`` the good rows go in and the bad ones are kept aside with
+their errors (ID-number lookalikes masked). A record is known by its institution and the
+hospital's record id: a row equal to what is stored changes nothing, a different one corrects it
+(counted as updated).
 """
 
 from __future__ import annotations
@@ -227,9 +231,13 @@ class _Stage:
         """The stage emptied and dropped, nothing merged."""
         _STAGE.drop(self.connection)
 
-    def merge(self, tally: _Tally) -> None:
+    def merge(
+        self, tally: _Tally, staged_sums: Callable[[], dict[summary.Key, list[int]]] | None = None
+    ) -> None:
         """Compare the staged rows with what is stored: count the equal ones, correct the
-        different ones, insert the new ones."""
+        different ones, insert the new ones. ``staged_sums`` gives the summary's deltas of all
+        the staged rows, when they were summed as they were staged (used when every staged row
+        is written)."""
         r, s = _RECORD.c, _STAGE.c
         same_key = and_(r.institution_id == s.institution_id, r.record_id == s.record_id)
         equal = and_(*(r[c].is_not_distinct_from(s[c]) for c in _COMPARED))
@@ -260,7 +268,12 @@ class _Stage:
                 -1,
                 changes,
             )
-        if self.staged > unchanged:
+        if self.staged > unchanged and staged_sums is not None and not unchanged:
+            for key, sums in staged_sums().items():
+                at = changes[key]
+                for i, n in enumerate(sums):
+                    at[i] += n
+        elif self.staged > unchanged:
             written = select(*(s[c] for c in fields))
             if unchanged:
                 # (with none unchanged, as on a first import, every staged row is written)
@@ -502,7 +515,7 @@ def _import_columns(
         stage.drop()
         tally.read = 0
         return False
-    stage.merge(tally)
+    stage.merge(tally, lane.sums)
     return True
 
 
