@@ -95,6 +95,8 @@ def _asked(
 def map_page(request: Request, session: DB, actor: PageActor) -> Response:
     errors = Errors()
     found, form = _asked(request, session, actor, errors)
+    # (what is shown, the defaults where the question could not be read)
+    map_service.audited(session, actor, found)
     shown = map_service.shown(found)
     drawing = circle_map.layout(shown.places, shown.flows)
     every = [f for f, _ in shown.rows()]
@@ -143,6 +145,7 @@ def map_table(request: Request, session: DB, actor: PageActor) -> Response:
         qp.get("source") or map_service.PLANNED,
         qp.get("grouping") or map_service.BY_INSTITUTION,
     )
+    map_service.audited(session, actor, found, "dispatch.map.export")
     return Response(
         content=map_service.csv_text(map_service.shown(found)).encode("utf-8"),
         media_type="text/csv; charset=utf-8",

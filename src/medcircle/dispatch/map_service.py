@@ -254,12 +254,12 @@ def circle(
     return Circle(first, last, source, institutions, flows, grouping, scope, divisions)
 
 
-def audited(session: Session, actor: Actor, c: Circle) -> Circle:
-    """``c``, with ``actor``'s read of it audited."""
+def audited(session: Session, actor: Actor, c: Circle, action: str = "dispatch.map.read") -> Circle:
+    """``c``, with ``actor``'s read (or, ``dispatch.map.export``, download) of it audited."""
     audit.record(
         session,
         actor,
-        "dispatch.map.read",
+        action,
         object_type="circle_map",
         detail={
             "first": c.first.isoformat(),

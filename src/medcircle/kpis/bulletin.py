@@ -40,6 +40,12 @@ def may_read(actor: Actor) -> bool:
     return service.may_read(actor, service.indicator("outflow-share"))
 
 
+def audited(session: Session, actor: Actor, b: Bulletin, action: str, **asked: str) -> Bulletin:
+    """``b``, with ``actor``'s read (or download) of it kept in the audit trail."""
+    service.audited(session, actor, action, year=b.figures.year, region=b.figures.region, **asked)
+    return b
+
+
 def gather(
     session: Session,
     actor: Actor,

@@ -121,6 +121,7 @@ def bulletin_file(request: Request, session: DB, actor: PageActor, year: str) ->
     _allowed(actor)
     locale = i18n.normalise_locale(request.query_params.get("lang")) or i18n.get_locale()
     found = bulletin.gather(session, actor, year_of(year), _region(request))
+    bulletin.audited(session, actor, found, "kpis.bulletin.export", language=locale)
     with text.speaking(locale):
         html = templates.get_template("kpis/bulletin_print.html").render(
             {"c": content(found), "locale": locale, "printed": clock.today().isoformat()}
@@ -144,6 +145,7 @@ def bulletin_page(request: Request, session: DB, actor: PageActor, year: str) ->
     found = None
     try:
         found = bulletin.gather(session, actor, year_of(year), region)
+        bulletin.audited(session, actor, found, "kpis.bulletin.read")
     except DomainError as exc:
         if exc.status != 422:
             raise

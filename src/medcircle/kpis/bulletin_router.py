@@ -65,6 +65,7 @@ def read_bulletin(
     found = bulletin.gather(session, actor, year, region)
     f = found.figures
     locale = i18n.normalise_locale(lang) or i18n.get_locale()
+    bulletin.audited(session, actor, found, "kpis.bulletin.read", language=locale)
     with text.speaking(locale):
         paragraphs, notes, title = text.paragraphs(f), text.notes(), text.title(f)
     figures = {k: v for k, v in asdict(f).items() if k not in ("outflow", "months")}

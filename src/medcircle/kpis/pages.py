@@ -147,6 +147,15 @@ def dashboard_page(request: Request, session: DB, actor: PageActor) -> Response:
                 break
             peak = max((f.value or 0 for f in computed.by_month), default=0)
             cards.append({"indicator": ind, "c": computed, "peak": peak})
+    if cards and not errors:
+        service.audited(
+            session,
+            actor,
+            "kpis.dashboard.read",
+            year=asked["year"],
+            region=asked["region"],
+            institution=asked["institution"],
+        )
     return render(
         request,
         "kpis/dashboard.html",
@@ -184,6 +193,7 @@ def indicator_file(
     if extension not in ("csv", "xlsx"):
         raise NotFound()
     computed = _compute(session, actor, slug, _asked(request, Errors()))
+    service.audited_computed(session, actor, "kpis.export", computed, format=extension)
     return _download(extension, computed, service.csv_text, service.xlsx_bytes, service.file_name)
 
 
@@ -196,6 +206,7 @@ def trend_file(
     if extension not in ("csv", "xlsx"):
         raise NotFound()
     t = _trend(session, actor, slug, _asked(request, Errors()))
+    service.audited_trend(session, actor, "kpis.trend.export", t, format=extension)
     return _download(extension, t, service.trend_csv, service.trend_xlsx, service.trend_file_name)
 
 
@@ -217,6 +228,9 @@ def _page(request: Request, session: DB, actor: Actor, slug: str) -> Response:
         try:
             computed = _compute(session, actor, slug, asked)
             trend = _trend(session, actor, slug, asked)
+            service.audited_computed(
+                session, actor, "kpis.read", computed, first=trend.first_year, last=trend.last_year
+            )
         except DomainError as exc:
             if exc.status != 422:
                 raise

@@ -137,18 +137,17 @@ def indicator_trend(
     """One indicator year by year, computed live as for one year. For an institution: its
     agreements (either side) with their starts, and the indicator over the twelve months
     before and the twelve from the start of ``agreement`` (by default the earliest)."""
-    return TrendRead.model_validate(
-        service.trend(
-            session,
-            actor,
-            slug,
-            first,
-            last,
-            region=region or None,
-            institution=institution or None,
-            agreement=agreement or None,
-        )
+    found = service.trend(
+        session,
+        actor,
+        slug,
+        first,
+        last,
+        region=region or None,
+        institution=institution or None,
+        agreement=agreement or None,
     )
+    return TrendRead.model_validate(service.audited_trend(session, actor, "kpis.trend.read", found))
 
 
 @router.get("/kpis/{slug}", response_model=ComputedRead)
@@ -164,8 +163,7 @@ def compute_indicator(
     denominator (for a count per day, the calendar days), and the same by month and by
     institution, and by alliance and by specialty where the indicator has them (see its
     ``breakdowns``)."""
-    return ComputedRead.model_validate(
-        service.compute(
-            session, actor, slug, year, region=region or None, institution=institution or None
-        )
+    found = service.compute(
+        session, actor, slug, year, region=region or None, institution=institution or None
     )
+    return ComputedRead.model_validate(service.audited_computed(session, actor, "kpis.read", found))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from medcircle.activity.models import ActivityMonth, ActivityMonthSpecialty
 from medcircle.activity.summary import days_between, month_of
 from medcircle.agreements.models import CooperationAgreement
+from medcircle.audit import service as audit
 from medcircle.audit.service import safe_cells
 from medcircle.auth.domain import Actor, Permission
 from medcircle.consultations.models import Consultation
@@ -132,6 +133,57 @@ def indicator(slug: str) -> Indicator:
     if found is None:
         raise NotFound(N_("No indicator %(slug)s."), code="unknown_indicator", slug=slug)
     return found
+
+
+def audited(
+    session: Session, actor: Actor, action: str, slug: str | None = None, **asked: Any
+) -> None:
+    """Keep ``actor``'s read or export of indicators in the audit trail, with what was asked
+    (the figures are sums over records and name no patient, but who looked at what is kept,
+    as for every other view and export). ``slug``: the indicator, None for the dashboard or the
+    bulletin (then ``asked`` names the year and region)."""
+    audit.record(
+        session,
+        actor,
+        action,
+        object_type="indicator" if slug else "indicators",
+        object_id=slug,
+        detail={k: v for k, v in asked.items() if v is not None},
+    )
+
+
+def audited_computed(
+    session: Session, actor: Actor, action: str, c: Computed, **more: Any
+) -> Computed:
+    """``c``, with ``actor``'s read (or export) of it audited."""
+    audited(
+        session,
+        actor,
+        action,
+        c.indicator.slug,
+        year=c.year,
+        region=c.region,
+        institution=c.institution,
+        **more,
+    )
+    return c
+
+
+def audited_trend(session: Session, actor: Actor, action: str, t: Trend, **more: Any) -> Trend:
+    """``t``, with ``actor``'s read (or export) of it audited (and the agreement compared)."""
+    audited(
+        session,
+        actor,
+        action,
+        t.indicator.slug,
+        first=t.first_year,
+        last=t.last_year,
+        region=t.region,
+        institution=t.institution,
+        agreement=t.before_after.agreement.code if t.before_after else None,
+        **more,
+    )
+    return t
 
 
 def may_read(actor: Actor, ind: Indicator) -> bool:

@@ -1,6 +1,7 @@
 """The map of the circle: planned flows from the published roster and recorded ones from
 visit records, the institutions of the period's agreements, the inline SVG (no network) with
-its title, description, legend and table, the period and source controls, both languages."""
+its title, description, legend and table, the period and source controls, both languages;
+the page and its table audited."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.integration.dispatch.calendar_support import (  # noqa: F401  (fixtur
     frozen_fixture,
     roster_fixture,
 )
-from tests.integration.dispatch.setup_support import actor, zh
+from tests.integration.dispatch.setup_support import actor, audited, zh
 
 
 def rows_of(html: str) -> list[tuple[str, ...]]:
@@ -182,3 +183,21 @@ def test_the_map_in_chinese_and_for_those_without_access(
     client.cookies.clear()
     login(client, "auditor")
     assert client.get("/dispatch/map").status_code == 403
+
+
+def test_the_page_and_its_table_are_audited(
+    client: TestClient, recs: Roster, session: Session
+) -> None:
+    login(client, "expert")
+    client.get("/dispatch/map", params={"source": "recorded"})
+    [read] = audited(session, "dispatch.map.read")
+    assert (read.actor_username, read.object_type, read.outcome) == (
+        "expert",
+        "circle_map",
+        "success",
+    )
+    assert read.detail["source"] == "recorded" and read.detail["first"] == "2026-09-01"
+    r = client.get("/dispatch/map.csv", params={"first": "2026-11-01", "last": "2026-11-30"})
+    assert r.status_code == 200
+    [export] = audited(session, "dispatch.map.export")
+    assert (export.detail["first"], export.detail["last"]) == ("2026-11-01", "2026-11-30")

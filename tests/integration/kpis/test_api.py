@@ -1,10 +1,13 @@
 """The indicators API: the catalogue per role, one indicator computed with its breakdowns, and
-problem+json with a stable code for bad questions."""
+problem+json with a stable code for bad questions; every read audited."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from medcircle.audit.models import AuditEvent
 from medcircle.auth.domain import Role
 from medcircle.kpis.catalogue import BY_SLUG
 from tests.factories import World
@@ -112,3 +115,25 @@ def test_a_trend_and_its_refusals(client: TestClient, world: World) -> None:
         headers=world.auth(Role.INSTITUTION_ADMIN),
     )
     assert (r.status_code, r.json()["code"]) == (404, "unknown_institution")
+
+
+def test_reads_are_audited(client: TestClient, world: World, session: Session) -> None:
+    analyst = world.auth(Role.COMMISSION_ANALYST)
+    hebei = {"region": "130000"}
+    assert client.get(
+        "/api/v1/kpis/outflow-share", params={"year": 2025, **hebei}, headers=analyst
+    ).is_success
+    assert client.get(
+        "/api/v1/kpis/outflow-share/trend",
+        params={"first": 2023, "last": 2025, **hebei},
+        headers=analyst,
+    ).is_success
+    session.expire_all()
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.action.like("kpis.%")).order_by(AuditEvent.id)
+    ).all()
+    assert [(e.action, e.object_id, e.detail) for e in events] == [
+        ("kpis.read", "outflow-share", {"year": 2025, "region": "130000"}),
+        ("kpis.trend.read", "outflow-share", {"first": 2023, "last": 2025, "region": "130000"}),
+    ]
+    assert {e.actor_username for e in events} == {"commissionanalyst"}

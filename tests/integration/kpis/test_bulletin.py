@@ -1,7 +1,7 @@
 """The yearly bulletin: the commission reads Hebei's year told in sentences whose every number
 is the indicators', sees its charts, and downloads it as PDF in Chinese and in English; a year
 without records says so; a hospital doctor is refused; a bad year or region is named by its
-field; the API gives the same figures and sentences."""
+field; the API gives the same figures and sentences; every reading and download is audited."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests import consult_factories as cf
 from tests import referral_factories as rf
 from tests.factories import World, login
 from tests.integration.activity.test_service import actor_of, write
+from tests.integration.kpis.test_pages import audited
 from tests.integration.kpis.test_service import HEBEI, TODAY, _visit, compute, lines_of_2025
 
 # Beijing A discharges 4 patients in 2024, 2 of them living in Hebei: 50.0 % (36.4 % in 2025)
@@ -126,7 +127,7 @@ def _speak(client: TestClient, token: str, locale: str) -> None:
 
 
 def test_the_commission_reads_the_bulletin_in_both_languages(
-    client: TestClient, recorded: World
+    client: TestClient, recorded: World, session: Session
 ) -> None:
     token = login(client, "commissionanalyst")
     _speak(client, token, "en")
@@ -164,6 +165,10 @@ def test_the_commission_reads_the_bulletin_in_both_languages(
     assert "通过1例转诊实现本地诊治，为患者家庭节省往返交通和住宿费用约1.2万元。" in page.text
     # the table of figures gives the sum in the same words
     assert "1.2万元" in page.text.split('data-testid="bulletin-figures"')[1]
+    # each reading is in the audit trail
+    assert [e.detail for e in audited(session, "kpis.bulletin.read")] == [
+        {"year": 2025, "region": HEBEI}
+    ] * 2
 
 
 def _pdf_text(content: bytes) -> str:
@@ -173,7 +178,9 @@ def _pdf_text(content: bytes) -> str:
     return re.sub(r"\s+", "", "".join(p.extract_text() for p in reader.pages))
 
 
-def test_the_bulletin_as_pdf_in_chinese_and_english(client: TestClient, recorded: World) -> None:
+def test_the_bulletin_as_pdf_in_chinese_and_english(
+    client: TestClient, recorded: World, session: Session
+) -> None:
     token = login(client, "commissionanalyst")
     en = client.get("/bulletin/2025.pdf", params={"lang": "en"})
     assert en.status_code == 200, en.text
@@ -193,6 +200,9 @@ def test_the_bulletin_as_pdf_in_chinese_and_english(client: TestClient, recorded
     # the reader's language when none is asked
     _speak(client, token, "zh_Hans")
     assert client.get("/bulletin/2025.pdf").headers["content-disposition"].endswith('-zh_Hans.pdf"')
+    downloads = audited(session, "kpis.bulletin.export")
+    assert [e.detail["language"] for e in downloads] == ["en", "zh_Hans", "zh_Hans"]
+    assert {e.actor_username for e in downloads} == {"commissionanalyst"}
 
 
 def test_a_year_without_records_says_so(client: TestClient, world: World) -> None:
@@ -225,7 +235,9 @@ def test_a_hospital_doctor_is_refused_and_bad_questions_are_named(
     assert client.get("/bulletin/1999.pdf").status_code == 422
 
 
-def test_the_api_gives_the_figures_and_sentences(client: TestClient, recorded: World) -> None:
+def test_the_api_gives_the_figures_and_sentences(
+    client: TestClient, recorded: World, session: Session
+) -> None:
     r = client.get(
         "/api/v1/bulletin/2025",
         params={"lang": "en"},
@@ -251,6 +263,10 @@ def test_the_api_gives_the_figures_and_sentences(client: TestClient, recorded: W
         headers=recorded.auth(Role.COMMISSION_ANALYST),
     ).json()
     assert zh["paragraphs"][0].startswith(ZH)
+    assert [e.detail for e in audited(session, "kpis.bulletin.read")] == [
+        {"year": 2025, "region": HEBEI, "language": "en"},
+        {"year": 2025, "region": HEBEI, "language": "zh_Hans"},
+    ]
     refused = client.get("/api/v1/bulletin/2025", headers=recorded.auth(Role.CLINICIAN))
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("application/problem+json")

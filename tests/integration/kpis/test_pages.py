@@ -1,6 +1,7 @@
 """The indicators page: the commission picks an indicator, a year and a region and sees the
 value, the months and the institutions, in Chinese; a hospital office sees its own institution
-only; a bad year is named by its field; the CSV export carries the same figures."""
+only; a bad year is named by its field; the CSV export carries the same figures; every read
+and export is audited."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medcircle.activity import service as activity
+from medcircle.audit.models import AuditEvent
 from medcircle.auth.domain import Role
 from medcircle.kpis.catalogue import INDICATORS
 from tests import referral_factories as rf
@@ -210,3 +213,41 @@ def test_an_office_drills_into_its_own_institution_only(
         params={"first": 2020, "last": 2025, "institution": "BJ-A"},
     )
     assert other.status_code == 404
+
+
+def audited(session: Session, action: str) -> list[AuditEvent]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        )
+    )
+
+
+def test_every_read_and_export_is_audited(
+    client: TestClient, world: World, session: Session, tmp_path: Path
+) -> None:
+    _imported(session, world, tmp_path)
+    login(client, "commissionanalyst")
+    hebei = {"year": 2025, "region": "130000"}
+    assert client.get("/indicators", params=hebei).status_code == 200
+    [board] = audited(session, "kpis.dashboard.read")
+    assert (board.actor_username, board.object_type, board.object_id) == (
+        "commissionanalyst",
+        "indicators",
+        None,
+    )
+    assert board.detail == {"year": 2025, "region": "130000"}
+    client.get("/indicators/outflow-share", params={**hebei, "first": 2020, "last": 2025})
+    [read] = audited(session, "kpis.read")
+    assert (read.object_type, read.object_id) == ("indicator", "outflow-share")
+    assert read.detail == {"year": 2025, "region": "130000", "first": 2020, "last": 2025}
+    client.get("/indicators/outflow-share.xlsx", params=hebei)
+    [export] = audited(session, "kpis.export")
+    assert export.detail == {"year": 2025, "region": "130000", "format": "xlsx"}
+    client.get("/indicators/outflow-share/trend.csv", params={**hebei, "first": 2024})
+    [trend] = audited(session, "kpis.trend.export")
+    assert trend.detail["format"] == "csv" and trend.detail["first"] == 2024
+    # a question that cannot be answered is not a read
+    client.get("/indicators", params={"year": "1999"})
+    assert len(audited(session, "kpis.dashboard.read")) == 1
