@@ -53,6 +53,21 @@ def _ticks(top: float) -> list[Tick]:
     return [Tick(_y(top * k / 4, top), top * k / 4) for k in range(5)]
 
 
+def _count_scale(peak: float) -> tuple[float, list[Tick]]:
+    """The top and the ticks of a scale of counts: whole, round steps (1, 2 or 5 times a power
+    of ten), at most five of them, the top the first step at or above ``peak``."""
+    step = 1
+    while math.ceil(peak / step) > 5:
+        step = _next_step(step)
+    top = float(max(math.ceil(peak / step), 1) * step)
+    return top, [Tick(_y(v, top), v) for v in range(0, int(top) + 1, step)]
+
+
+def _next_step(step: int) -> int:
+    """The round step after ``step``: 1, 2, 5, 10, 20, 50, …"""
+    return step * 5 // 2 if str(step)[0] == "2" else step * 2
+
+
 def line(values: list[tuple[str, float | None]]) -> dict[str, object]:
     """Points of a line (a value of None leaves a gap), labelled on the x axis."""
     top = _ceiling(max((v for _, v in values if v is not None), default=0))
@@ -79,7 +94,7 @@ def line(values: list[tuple[str, float | None]]) -> dict[str, object]:
 
 def bars(keys: list[str], series: list[list[int]]) -> dict[str, object]:
     """Grouped bars: one group per key, one bar per series in each."""
-    top = _ceiling(max((v for s in series for v in s), default=0))
+    top, ticks = _count_scale(max((v for s in series for v in s), default=0))
     group = (RIGHT - LEFT) / max(len(keys), 1)
     width = round(group * 0.8 / max(len(series), 1), 1)
     drawn = []
@@ -89,4 +104,4 @@ def bars(keys: list[str], series: list[list[int]]) -> dict[str, object]:
             x = round(LEFT + i * group + group * 0.1 + j * width, 1)
             drawn.append(Bar(x, round(BOTTOM - h, 1), width, h, j, s[i]))
     labels = [(round(LEFT + (i + 0.5) * group, 1), k) for i, k in enumerate(keys)]
-    return {"bars": drawn, "labels": labels, "ticks": _ticks(top), "top": top}
+    return {"bars": drawn, "labels": labels, "ticks": ticks, "top": top}

@@ -225,12 +225,30 @@ def test_the_charts_geometry() -> None:
     # the year without data breaks the line in two
     assert line["paths"] == ["48.0,38.0", "402.7,55.2 580.0,63.0"]
     bars = charts.bars(["01", "02"], [[4, 0], [1, 2]])
-    assert bars["top"] == 5.0
+    assert bars["top"] == 4.0
     drawn = bars["bars"]
     assert [(b.series, b.value, b.height) for b in drawn] == [
-        (0, 4, 124.8),
-        (1, 1, 31.2),
+        (0, 4, 156.0),
+        (1, 1, 39.0),
         (0, 0, 0.0),
-        (1, 2, 62.4),
+        (1, 2, 78.0),
     ]
     assert charts.bars([], [])["top"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("peak", "top", "ticks"),
+    [
+        (0, 1, [0, 1]),
+        (1, 1, [0, 1]),
+        (3, 3, [0, 1, 2, 3]),
+        (7, 8, [0, 2, 4, 6, 8]),
+        (11, 15, [0, 5, 10, 15]),
+        (2043, 2500, [0, 500, 1000, 1500, 2000, 2500]),
+        (24435, 25000, [0, 5000, 10000, 15000, 20000, 25000]),
+    ],
+)
+def test_counts_are_scaled_in_whole_round_steps(peak: int, top: int, ticks: list[int]) -> None:
+    chart = charts.bars(["01"], [[peak]])
+    assert chart["top"] == top
+    assert [t.value for t in chart["ticks"]] == ticks
