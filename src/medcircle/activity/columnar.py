@@ -14,6 +14,7 @@ with its line. So the lane is only faster: what it stages is what the rows would
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from medcircle.activity.domain import COLUMNS, ActivityRow, Checks, column_key, parse_row
-from medcircle.activity.readers import FileKind, Table
+from medcircle.activity.readers import FileKind, Table, ascii_compatible
 
 # rows a Parquet batch holds; bytes a CSV block holds (a few tens of thousands of rows)
 PARQUET_BATCH = 65_536
@@ -344,6 +345,11 @@ def _csv_batches(path: Path, table: Table, keys: list[str]) -> Iterator[dict[str
     if encoding in {"utf-8", "utf-8-sig"}:
         # Arrow reads UTF-8 itself (and skips its byte-order mark); others go through a codec
         encoding = "utf8"
+    elif not ascii_compatible(encoding):
+        # (UTF-16 and the like: read row by row)
+        raise Declined("encoding")
+    if not _strictly_quoted(path, encoding, table.delimiter):
+        raise Declined("quoting")
     names = [f"c{i}" for i in range(len(keys))]
     reader = pcsv.open_csv(
         path,
@@ -359,6 +365,28 @@ def _csv_batches(path: Path, table: Table, keys: list[str]) -> Iterator[dict[str
         for batch in reader:
             if batch.num_rows:
                 yield {key: batch.column(i) for i, key in enumerate(keys)}
+
+
+def _strictly_quoted(path: Path, encoding: str, delimiter: str) -> bool:
+    """Whether every line that holds a quote reads as Python's strict CSV reader reads it.
+
+    Arrow's reader is lenient where the row path's refuses a line (a closing quote followed by
+    more text: ``"ab"c``); only lines with a quote can differ, and most files have none. A
+    quoted value that runs over several lines is refused here too (the row path would refuse
+    its line break anyway). The quote is one byte that is part of no other character in the
+    encodings read here (ASCII-compatible ones)."""
+    with path.open("rb") as f:
+        if not any(b'"' in block for block in iter(lambda: f.read(1 << 20), b"")):
+            return True
+        f.seek(0)
+        for raw in f:
+            if b'"' in raw:
+                try:
+                    line = raw.decode(encoding)
+                    next(csv.reader([line], delimiter=delimiter, strict=True))
+                except (csv.Error, UnicodeDecodeError):
+                    return False
+    return True
 
 
 def _parquet_batches(path: Path, keys: list[str]) -> Iterator[dict[str, pa.Array]]:

@@ -265,7 +265,7 @@ def _codec(encoding: str) -> str:
     return info.name
 
 
-def _ascii_compatible(encoding: str) -> bool:
+def ascii_compatible(encoding: str) -> bool:
     """Whether line breaks, commas and quotes are single ASCII bytes in the encoding (UTF-8,
     GB18030, ...), so the file can be split into lines before decoding."""
     try:
@@ -307,7 +307,7 @@ def _text_lines(f: IO[bytes], encoding: str) -> Iterator[str]:
         if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
             f.seek(0)
         encoding = "utf-8"
-    if not _ascii_compatible(encoding):
+    if not ascii_compatible(encoding):
         return _wide_text_lines(f, encoding)
     return _narrow_text_lines(f, encoding)
 

@@ -1,7 +1,7 @@
 """The fast lane of an import: whatever the rows, it stages exactly what the row path (parse_row,
 the duplicate check, the stage's tuple) would, or declines the batch when the row path would
 report an error; it reads CSV (UTF-8 and GBK, commas or tabs) and Parquet as the row readers
-do, and declines what they would read otherwise."""
+do (quoted values too), and declines what they would read otherwise (quoting the rows refuse)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from medcircle.activity import columnar
 from medcircle.activity.domain import COLUMNS, ActivityRow, Checks, DuplicateCheck, parse_row
-from medcircle.activity.readers import FileKind, Table, open_table
+from medcircle.activity.readers import FileKind, ReadError, Table, open_table
 from medcircle.activity.service import _STAGED, _staged
 from medcircle.referrals.icd10 import is_valid
 
@@ -236,3 +236,34 @@ def test_parquet_text_integer_and_date_columns_are_read_and_floats_declined(
     pq.write_table(table.set_column(9, "cost", pa.array([128.5, None, 5230.0])), path)
     fast, rows = read(path)
     assert fast is None and rows is not None and rows[0][9] == 12850
+
+
+def test_quoted_values_are_read_as_the_rows_read_them(tmp_path: Path) -> None:
+    path = tmp_path / "activity.csv"
+    lines = [",".join(f'"{v}"' for v in COLUMNS)]
+    for r in ROWS_OF_A_FILE:
+        lines.append(",".join(f'"{r.get(c) or ""}"' for c in COLUMNS))
+    # a quote within a quoted value, doubled
+    lines[1] = lines[1].replace('"儿科"', '"儿科 ""A"""')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast, rows = read(path)
+    assert rows is not None and rows[0][2] == '儿科 "A"'
+    assert fast == rows
+
+
+@pytest.mark.parametrize("bad", ['"OP-9"x', '"x,"OP-9', '"OP-9" '])
+def test_quoting_the_row_reader_refuses_is_declined(tmp_path: Path, bad: str) -> None:
+    # Arrow's reader would take these lines (as OP-9x, x,OP-9, 'OP-9 '); the rows refuse them
+    path = tmp_path / "activity.csv"
+    write_csv(path, ROWS_OF_A_FILE, "utf-8", ",")
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"{bad},BD-A,儿科,outpatient,2026-11-02,,130606,<1,J18.9,,\r\n")
+    table = open_table(path, name=path.name)
+    the_lane = columnar.Lane.of(table, checks(), ALLOWED, specialty_of)
+    assert the_lane is not None
+    with pytest.raises(columnar.Declined):
+        for columns in columnar.batches(path, table):
+            the_lane.staged(columns, IMPORT)
+    with pytest.raises(ReadError) as refused:
+        list(open_table(path, name=path.name).rows)
+    assert (refused.value.code, refused.value.line) == ("bad_csv", 5)
