@@ -15,6 +15,7 @@ with its line. So the lane is only faster: what it stages is what the rows would
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -368,15 +369,21 @@ def _csv_batches(path: Path, table: Table, keys: list[str]) -> Iterator[dict[str
 
 
 def _strictly_quoted(path: Path, encoding: str, delimiter: str) -> bool:
-    """Whether every line that holds a quote reads as Python's strict CSV reader reads it.
+    """Whether the lines read as Python's strict CSV reader reads them, line by line.
 
-    Arrow's reader is lenient where the row path's refuses a line (a closing quote followed by
-    more text: ``"ab"c``); only lines with a quote can differ, and most files have none. A
-    quoted value that runs over several lines is refused here too (the row path would refuse
-    its line break anyway). The quote is one byte that is part of no other character in the
-    encodings read here (ASCII-compatible ones)."""
+    Arrow's reader is lenient where the row path's refuses a line: a closing quote followed by
+    more text (``"ab"c``), a carriage return alone inside a line (Arrow ends the row there).
+    The second is looked for in every block; only lines with a quote can differ otherwise, and
+    most files have none. A quoted value that runs over several lines is refused here too (the
+    row path would refuse its line break anyway). The quote and the carriage return are bytes
+    that are part of no other character in the encodings read here (ASCII-compatible ones)."""
+    quoted = False
     with path.open("rb") as f:
-        if not any(b'"' in block for block in iter(lambda: f.read(1 << 20), b"")):
+        for block in iter(lambda: f.read(1 << 20), b""):
+            if _LONE_CR.search(block):
+                return False
+            quoted = quoted or b'"' in block
+        if not quoted:
             return True
         f.seek(0)
         for raw in f:
@@ -387,6 +394,10 @@ def _strictly_quoted(path: Path, encoding: str, delimiter: str) -> bool:
                 except (csv.Error, UnicodeDecodeError):
                     return False
     return True
+
+
+# a carriage return not followed by a line feed (one at the end of a block is taken as one)
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def _parquet_batches(path: Path, keys: list[str]) -> Iterator[dict[str, pa.Array]]:

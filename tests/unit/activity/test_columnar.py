@@ -251,9 +251,14 @@ def test_quoted_values_are_read_as_the_rows_read_them(tmp_path: Path) -> None:
     assert fast == rows
 
 
-@pytest.mark.parametrize("bad", ['"OP-9"x', '"x,"OP-9', '"OP-9" '])
-def test_quoting_the_row_reader_refuses_is_declined(tmp_path: Path, bad: str) -> None:
-    # Arrow's reader would take these lines (as OP-9x, x,OP-9, 'OP-9 '); the rows refuse them
+# two good rows on one line, parted by a carriage return alone
+CR_TWO_ROWS = "OP-8,BD-A,儿科,outpatient,2026-11-02,,130606,<1,J18.9,,\rOP-9"
+
+
+@pytest.mark.parametrize("bad", ['"OP-9"x', '"x,"OP-9', '"OP-9" ', CR_TWO_ROWS])
+def test_lines_the_row_reader_refuses_are_declined(tmp_path: Path, bad: str) -> None:
+    # Arrow's reader would take these lines (as OP-9x, x,OP-9, 'OP-9 ', and a row ended by the
+    # lone carriage return); the rows refuse them
     path = tmp_path / "activity.csv"
     write_csv(path, ROWS_OF_A_FILE, "utf-8", ",")
     with path.open("a", encoding="utf-8") as f:
