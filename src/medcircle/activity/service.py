@@ -57,7 +57,7 @@ from medcircle.activity.domain import (
     redacted,
 )
 from medcircle.activity.models import ActivityImport, ActivityQuarantine, ActivityRecord
-from medcircle.activity.readers import DEFAULT_MAX_BYTES, ReadError, open_table
+from medcircle.activity.readers import DEFAULT_MAX_BYTES, FileKind, ReadError, open_table
 from medcircle.activity.readers import Table as _ReadTable
 from medcircle.audit import service as audit
 from medcircle.audit.domain import Outcome
@@ -438,9 +438,12 @@ def import_file(
         header = check_header(table.columns)
         if header:
             tally.note(header)
-        elif not _import_columns(session, path, table, checks, allowed, record.id, tally, on_rows):
-            # read again row by row, which finds and reports each problem with its line
-            table = open_table(path, name=name, encoding=encoding, max_bytes=max_bytes)
+        elif table.kind is FileKind.XLSX or not _import_columns(
+            session, path, table, checks, allowed, record.id, tally, on_rows
+        ):
+            if table.kind is not FileKind.XLSX:
+                # read again row by row, which finds and reports each problem with its line
+                table = open_table(path, name=name, encoding=encoding, max_bytes=max_bytes)
             _import_rows(session, table.rows, checks, allowed, record.id, mode, tally, on_rows)
     except ReadError as e:
         failure = {"code": e.code, "message": e.message, "line": e.line}
@@ -492,18 +495,18 @@ def _import_columns(
     tally: _Tally,
     on_rows: Callable[[int], None] | None,
 ) -> bool:
-    """The file imported a batch of rows at a time, checked as columns (see ``columnar``);
-    False, with nothing staged, when the fast lane declines the file."""
+    """A CSV or Parquet file imported a batch of rows at a time, checked as columns (see
+    ``columnar``); False, with nothing staged, when the fast lane declines the file. The row
+    reader's file, opened for the header, is closed unread."""
     from medcircle.activity import columnar
 
+    close = getattr(table.rows, "close", None)
+    if close is not None:
+        close()
     specialties = _Specialties(session, allowed.values())
     lane = columnar.Lane.of(table, checks, allowed, specialties.of)
     if lane is None:
         return False
-    close = getattr(table.rows, "close", None)
-    if close is not None:
-        # the row reader's file, opened for the header, is not read
-        close()
     stage = _Stage(session)
     try:
         for columns in columnar.batches(path, table):
