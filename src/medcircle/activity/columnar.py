@@ -247,7 +247,7 @@ class Lane:
         begun = pa.table(
             {**key, "month": _month(start), "cost": pc.fill_null(staged["cost_fen"], 0)}
         )
-        self._starts.append(begun.group_by(_GROUP).aggregate([([], "count_all"), ("cost", "sum")]))
+        self._starts.append(_grouped(begun, "cost"))
         if end.null_count < len(end):
             ended = pa.table(
                 {
@@ -256,9 +256,11 @@ class Lane:
                     "days": pc.subtract(end.cast(pa.int32()), start.cast(pa.int32())),
                 }
             ).filter(pc.is_valid(end))
-            self._ends.append(
-                ended.group_by(_GROUP).aggregate([([], "count_all"), ("days", "sum")])
-            )
+            self._ends.append(_grouped(ended, "days"))
+        if len(self._starts) >= _PARTS:
+            # a file's sums stay as small as its groups, however many batches it has
+            self._starts = [_summed(self._starts, "cost")]
+            self._ends = [_summed(self._ends, "days")] if self._ends else []
 
     def sums(self) -> dict[tuple[int, str, str, str, str], list[int]]:
         """Every staged row summed: starts, ends, cost in fen and stay days by institution,
@@ -268,13 +270,9 @@ class Lane:
         for parts, amount, at in ((self._starts, "cost", (0, 2)), (self._ends, "days", (1, 3))):
             if not parts:
                 continue
-            total = (
-                pa.concat_tables(parts)
-                .group_by(_GROUP)
-                .aggregate([("count_all", "sum"), (f"{amount}_sum", "sum")])
-            )
+            total = _summed(parts, amount)
             columns = [
-                total.column(c).to_pylist() for c in (*_GROUP, "count_all_sum", f"{amount}_sum_sum")
+                total.column(c).to_pylist() for c in (*_GROUP, f"{amount}_count", f"{amount}_sum")
             ]
             for inst, kind, city, spec, month, n, value in zip(*columns, strict=True):
                 sums = out.setdefault((inst, month, kind, city, spec), [0, 0, 0, 0])
@@ -312,6 +310,36 @@ class Lane:
 
 
 _GROUP = ["institution_id", "type", "city", "specialty", "month"]
+# the batches' sums kept apart before they are summed together
+_PARTS = 32
+
+
+def _grouped(rows: pa.Table, amount: str) -> pa.Table:
+    """``rows`` by the group's columns: how many (``{amount}_count``) and the sum of
+    ``amount`` (``{amount}_sum``)."""
+    total = rows.group_by(_GROUP).aggregate([(amount, "count"), (amount, "sum")])
+    return _named(total, amount, f"{amount}_count", f"{amount}_sum")
+
+
+def _summed(parts: list[pa.Table], amount: str) -> pa.Table:
+    """Batches' sums (see ``_grouped``) summed as one."""
+    total = (
+        pa.concat_tables(parts)
+        .group_by(_GROUP)
+        .aggregate([(f"{amount}_count", "sum"), (f"{amount}_sum", "sum")])
+    )
+    return _named(total, amount, f"{amount}_count_sum", f"{amount}_sum_sum")
+
+
+def _named(total: pa.Table, amount: str, count: str, summed: str) -> pa.Table:
+    """The group's columns, then the count and the sum, named as ``_grouped`` names them."""
+    return pa.table(
+        {
+            **{k: total[k] for k in _GROUP},
+            f"{amount}_count": total[count],
+            f"{amount}_sum": total[summed],
+        }
+    )
 
 
 def _month(dates: pa.Array) -> pa.Array:

@@ -74,7 +74,7 @@ def lanes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return taken
 
 
-@pytest.mark.parametrize("form", ["utf-8", "gb18030", "parquet"])
+@pytest.mark.parametrize("form", ["utf-8", "gb18030", "parquet", "parquet in small batches"])
 def test_a_clean_file_leaves_what_the_row_path_leaves(
     session: Session,
     world: World,
@@ -83,7 +83,15 @@ def test_a_clean_file_leaves_what_the_row_path_leaves(
     form: str,
 ) -> None:
     lines = GOOD + MORE
-    path = parquet(tmp_path, lines) if form == "parquet" else write(tmp_path, lines, encoding=form)
+    if form == "parquet in small batches":
+        # batches of one row, their sums summed together every second batch
+        monkeypatch.setattr(columnar, "PARQUET_BATCH", 1)
+        monkeypatch.setattr(columnar, "_PARTS", 2)
+    path = (
+        parquet(tmp_path, lines)
+        if form.startswith("parquet")
+        else write(tmp_path, lines, encoding=form)
+    )
     taken = lanes(monkeypatch)
     savepoint = session.begin_nested()
     fast = run(session, world, path)
