@@ -143,23 +143,25 @@ class Lane:
         return found
 
     def _mapped(
-        self, column: str, values: pa.Array | None, n: int, kind: pa.DataType, to: Any = None
+        self,
+        column: str,
+        values: pa.Array | None,
+        n: int,
+        kind: pa.DataType,
+        to: Callable[[Any], Any] = lambda v: v,
     ) -> pa.Array:
-        """A column's values as parse_row reads them, found once for each distinct value."""
+        """A column's values as parse_row reads them (then ``to``), found once for each
+        distinct value; an absent column is a column of empty values."""
         if values is None:
-            return pa.array([self.value(column, None)] * n, kind) if n else pa.nulls(0, kind)
-        coded = values if pa.types.is_dictionary(values.type) else values.dictionary_encode()
-        found = [self.value(column, v) for v in coded.dictionary.to_pylist()]
-        if to is not None:
-            found = [to(v) for v in found]
-        out = pa.array(found, kind).take(coded.indices)
+            return pa.array([to(self.value(column, None))] * n, kind)
+        out = _each(values, lambda v: to(self.value(column, v)), kind)
         if values.null_count:
             empty = self.value(column, None)
             if empty is not None:
-                out = pc.fill_null(out, pa.scalar(to(empty) if to else empty, kind))
+                out = pc.fill_null(out, pa.scalar(to(empty), kind))
         return out
 
-    def _record_ids(self, values: pa.Array | None, n: int) -> pa.Array:
+    def _record_ids(self, values: pa.Array | None) -> pa.Array:
         if values is None:
             raise Declined("record_id")
         plain = pc.fill_null(pc.match_substring_regex(values, _PLAIN_ID), False)
@@ -172,7 +174,6 @@ class Lane:
     def _costs(self, values: pa.Array | None, n: int) -> pa.Array:
         if values is None:
             return pa.nulls(n, pa.int64())
-        values = values.cast(pa.string())
         empty = pc.fill_null(pc.equal(values, ""), True)
         plain = pc.fill_null(pc.match_substring_regex(values, _PLAIN_COST), False)
         yuan = pc.cast(pc.if_else(plain, values, pa.scalar(None, pa.string())), _YUAN)
@@ -198,7 +199,7 @@ class Lane:
         institution = self._mapped(
             "institution", get("institution"), n, pa.int32(), lambda code: allowed[code]
         )
-        record_id = self._record_ids(get("record_id"), n)
+        record_id = self._record_ids(get("record_id"))
         kind = self._mapped("type", get("type"), n, pa.string())
         start = self._mapped("start_on", get("start_on"), n, pa.date32())
         end = self._mapped("end_on", get("end_on"), n, pa.date32())
@@ -347,10 +348,10 @@ def _month(dates: pa.Array) -> pa.Array:
     return pc.utf8_slice_codeunits(dates.cast(pa.string()), 0, 7)
 
 
-def _each(values: pa.Array, f: Callable[[str], str]) -> pa.Array:
-    """``f`` of each value, found once for each distinct value."""
+def _each(values: pa.Array, f: Callable[[Any], Any], kind: pa.DataType = pa.string()) -> pa.Array:
+    """``f`` of each value (a null stays null), found once for each distinct value."""
     coded = values.dictionary_encode()
-    return pa.array([f(v) for v in coded.dictionary.to_pylist()], pa.string()).take(coded.indices)
+    return pa.array([f(v) for v in coded.dictionary.to_pylist()], kind).take(coded.indices)
 
 
 def batches(path: Path, table: Table) -> Iterator[dict[str, pa.Array]]:

@@ -268,17 +268,17 @@ class _Stage:
                 -1,
                 changes,
             )
-        if self.staged > unchanged and staged_sums is not None and not unchanged:
-            for key, sums in staged_sums().items():
-                at = changes[key]
-                for i, n in enumerate(sums):
-                    at[i] += n
-        elif self.staged > unchanged:
-            written = select(*(s[c] for c in fields))
-            if unchanged:
-                # (with none unchanged, as on a first import, every staged row is written)
-                written = written.where(~exists().where(same_key, equal))
-            summary.deltas(conn, written, 1, changes)
+        if self.staged > unchanged:
+            if staged_sums is not None and not unchanged:
+                # every staged row is written: their sums are the deltas
+                for key, sums in staged_sums().items():
+                    changes[key] = [a + b for a, b in zip(changes[key], sums, strict=True)]
+            else:
+                written = select(*(s[c] for c in fields))
+                if unchanged:
+                    # (with none unchanged, every staged row is written)
+                    written = written.where(~exists().where(same_key, equal))
+                summary.deltas(conn, written, 1, changes)
         if matched > unchanged:
             conn.execute(
                 update(_RECORD)

@@ -3,7 +3,9 @@ fetched): a line of the outflow share year by year, and bars by month. Pure."""
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 600, 220
@@ -56,16 +58,16 @@ def _ticks(top: float) -> list[Tick]:
 def _count_scale(peak: float) -> tuple[float, list[Tick]]:
     """The top and the ticks of a scale of counts: whole, round steps (1, 2 or 5 times a power
     of ten), at most five of them, the top the first step at or above ``peak``."""
-    step = 1
-    while math.ceil(peak / step) > 5:
-        step = _next_step(step)
+    step = next(s for s in _round_steps() if math.ceil(peak / s) <= 5)
     top = float(max(math.ceil(peak / step), 1) * step)
     return top, [Tick(_y(v, top), v) for v in range(0, int(top) + 1, step)]
 
 
-def _next_step(step: int) -> int:
-    """The round step after ``step``: 1, 2, 5, 10, 20, 50, …"""
-    return step * 5 // 2 if str(step)[0] == "2" else step * 2
+def _round_steps() -> Iterator[int]:
+    """1, 2, 5, 10, 20, 50, …"""
+    for power in itertools.count():
+        for m in (1, 2, 5):
+            yield m * 10**power
 
 
 def line(values: list[tuple[str, float | None]]) -> dict[str, object]:
